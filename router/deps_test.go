@@ -39,6 +39,7 @@ var allowedExternal = []string{
 	"github.com/flynn/noise",
 	"github.com/elazarl/goproxy",
 	"github.com/ergochat/irc-go/",
+	"filippo.io/edwards25519",
 }
 
 type pkg struct {

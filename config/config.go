@@ -1,0 +1,86 @@
+// Package config is the YAML schema of i2pbridge: strict decoding (unknown
+// keys are errors), defaults, and validation that names the file and the YAML
+// path of every problem (`tunnels[1].listen: port 2222 already used by
+// tunnels[0]`).
+//
+// The key names are a contract relied on by docs, examples and outside tests:
+// extend, never rename.
+//
+// Load and Parse go decode → defaults → validate and return every problem at
+// once (errors.Join of *Error, "file:line: path: message"). After them all
+// paths are absolute and addresses are in canonical form:
+//
+//   - router.datadir is relative to the config file's folder (default
+//     "./data", i.e. <folder of the file>/data);
+//   - a tunnel's keys and a "unix:" control socket are relative to the
+//     datadir;
+//   - "port" and ":port" addresses get host 127.0.0.1;
+//   - .i2p names and b32 addresses are lower-cased.
+//
+// Paths starting with "~" are refused, not expanded (the daemon may run as
+// another user). Durations are strings with a unit ("90s", "10m"); see
+// Duration.
+package config
+
+// File is one configuration file after Load: decoded, defaulted, validated.
+// Relative paths in it have been made absolute against the file's folder.
+type File struct {
+	Router Router `yaml:"router"`
+	// Control is the status endpoint: "unix:PATH" or a loopback
+	// "127.0.0.1:PORT" / "[::1]:PORT" (anything reachable from the network
+	// is refused). Default unix:<datadir>/control.sock; a relative unix
+	// PATH is relative to the datadir. After Load the PATH is absolute.
+	Control string   `yaml:"control"`
+	Tunnels []Tunnel `yaml:"tunnels"`
+
+	// Path is the absolute path of the file that was loaded (not YAML).
+	Path string `yaml:"-"`
+
+	warnings []string // see Warnings
+}
+
+// Router selects and configures the router the tunnels run on.
+type Router struct {
+	Backend string `yaml:"backend"` // "sam" (external router over SAMv3); "embedded" later
+	SAM     string `yaml:"sam"`     // SAM bridge host:port, default 127.0.0.1:7656
+	// Datadir holds keys and state. Default ./data; a relative path is
+	// relative to the config file's folder (not the working directory).
+	// Absolute after Load.
+	Datadir string `yaml:"datadir"`
+}
+
+// Tunnel is one entry of `tunnels:`.
+type Tunnel struct {
+	// Name identifies the tunnel in logs, the status endpoint and reloads;
+	// 1 to 64 of [A-Za-z0-9._-], unique ignoring letter case, since it
+	// names files (<name>.b32, default keys <name>.dat).
+	Name        string `yaml:"name"`
+	Type        string `yaml:"type"`        // tcp-server, tcp-client (more kinds later)
+	Target      string `yaml:"target"`      // servers: host:port the streams are relayed to
+	Listen      string `yaml:"listen"`      // clients: local host:port, host defaults to 127.0.0.1
+	Destination string `yaml:"destination"` // clients: b32, hosts name or base64, optional :port
+	// Keys is the destination's private key file (.dat, the format Java
+	// I2P and i2pd use), created on first start if missing. A
+	// relative path is relative to router.datadir; absolute after Load.
+	// Empty means a transient destination (new each start); server types
+	// default to <name>.dat so their address survives restarts.
+	Keys     string `yaml:"keys"`
+	Inbound  Pool   `yaml:"inbound"`
+	Outbound Pool   `yaml:"outbound"`
+	// Options are extra I2CP/streaming options passed to the router as
+	// they are (e.g. "i2cp.leaseSetEncType": "4"). Names cannot contain
+	// spaces or '='; the pool names (inbound.length, ...) belong in
+	// Inbound/Outbound. See Tunnel.I2CPOptions.
+	Options map[string]string `yaml:"options"`
+	// IdleTimeout closes a relayed connection with no traffic in either
+	// direction for this long ("0" = never). Duration string, e.g. "10m".
+	IdleTimeout Duration `yaml:"idle_timeout"`
+}
+
+// Pool holds tunnel pool options for one direction; nil fields are left to
+// the router's defaults.
+type Pool struct {
+	Length   *int `yaml:"length"`   // hops, 0..7
+	Quantity *int `yaml:"quantity"` // tunnels, 1..16
+	Variance *int `yaml:"variance"` // -7..7
+}
