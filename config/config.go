@@ -23,7 +23,8 @@
 package config
 
 // File is one configuration file after Load: decoded, defaulted, validated.
-// Relative paths in it have been made absolute against the file's folder.
+// Relative paths in it have been made absolute: router.datadir against the
+// file's folder, keys and a unix control socket against the datadir.
 type File struct {
 	Router Router `yaml:"router"`
 	// Control is the status endpoint: "unix:PATH" or a loopback

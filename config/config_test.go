@@ -304,6 +304,7 @@ func TestParseRejects(t *testing.T) {
 			`t.yaml:1: control: 192.168.1.5:7070 is reachable from the network; the status endpoint must listen on a loopback address (127.0.0.1 or [::1]) or unix:PATH`},
 		{"control on a host name", "control: router.lan:7070\ntunnels: []\n",
 			`t.yaml:1: control: router.lan:7070 is reachable from the network; the status endpoint must listen on a loopback address (127.0.0.1 or [::1]) or unix:PATH`},
+		{"control on the sam port", "control: localhost:7656\ntunnels: []\n", `t.yaml:1: control: port 7656 already used by router.sam`},
 		{"control empty unix", "control: \"unix:\"\ntunnels: []\n", `t.yaml:1: control: unix: needs a socket path`},
 		{"control garbage", "control: /run/x.sock\ntunnels: []\n", `t.yaml:1: control: "/run/x.sock": port "/run/x.sock" is not a number from 1 to 65535 (or use unix:PATH)`},
 		{"alias to itself", "tunnels:\n  - &t {name: a, <<: *t}\n", `t.yaml:2: tunnels[0]: alias *t is used inside its own anchor`},
@@ -392,7 +393,7 @@ tunnels:
 	}
 }
 
-func TestParseIsStrictAboutDataLossButNotBlankSections(t *testing.T) {
+func TestParseAcceptsNoTunnelsWithAWarning(t *testing.T) {
 	// A file that names no tunnels loads (with a warning): the supervisor
 	// can then run with nothing, e.g. while the user edits.
 	f, err := parseInTemp("tunnels: []\n")

@@ -27,7 +27,7 @@ import (
 // visitsPerNode times the node count plus some slack is plenty.
 const (
 	visitsPerNode = 16
-	visitsSlack   = 10000
+	visitsSlack   = 100000
 )
 
 // countNodes counts the nodes of a document as written (aliases count once,

@@ -72,7 +72,7 @@ func Load(path string) (*File, error) {
 	return Parse(b, path)
 }
 
-// Parse decodes one configuration file strictly (unknown keys, wrong shapes
+// Parse decodes one configuration file (data) strictly (unknown keys, wrong shapes
 // and more than one YAML document are errors), applies defaults, resolves
 // relative paths and validates. path is used in messages as given and,
 // made absolute, as File.Path and as the base of a relative router.datadir;
@@ -80,7 +80,7 @@ func Load(path string) (*File, error) {
 //
 // On failure it returns every problem at once: errors.Join of *Error, in
 // line order, each formatted "file:line: yaml.path: message".
-func Parse(b []byte, path string) (*File, error) {
+func Parse(data []byte, path string) (*File, error) {
 	f := &File{}
 	if path != "" {
 		abs, err := filepath.Abs(path)
@@ -90,7 +90,7 @@ func Parse(b []byte, path string) (*File, error) {
 		f.Path = abs
 	}
 	p := newProblems(path)
-	doc := parseDocument(p, b)
+	doc := parseDocument(p, data)
 	if doc == nil {
 		err, _ := p.result()
 		return nil, err
@@ -225,7 +225,9 @@ func (f *File) checkControl(p *problems, used *ports) {
 		return
 	}
 	f.Control = ep.String()
-	used.claim(ep, "control")
+	if owner, ok := used.claim(ep, "control"); !ok {
+		p.errorf("control", "port %d already used by %s", ep.port, owner)
+	}
 }
 
 func (f *File) checkTunnels(p *problems, used *ports) {
