@@ -1,8 +1,9 @@
 module i2pbridge
 
-go 1.25.0
+go 1.26.0
 
 require (
+	filippo.io/edwards25519 v1.2.0 // indirect
 	github.com/elazarl/goproxy v1.9.3 // indirect
 	github.com/ergochat/irc-go v0.5.0 // indirect
 	github.com/flynn/noise v1.1.0 // indirect
