@@ -1,12 +1,16 @@
 // Package data implements the I2P common structures that every other layer
 // shares: I2P base64 and ".b32.i2p" names, Hash, Certificate, KeysAndCert,
-// Destination, RouterIdentity and the private key file (PrivateKeys). Codecs follow the
-// Parse/Append/Len pattern, do no I/O and keep no locks; the only I/O in the
+// Destination, RouterIdentity and the private key file (PrivateKeys); the
+// netDb structures Date, String, Mapping, RouterAddress (with NTCP2 helpers),
+// RouterInfo, RouterKeys (i2pd's router.keys) and LeaseSet2. Signed
+// structures keep the bytes they were parsed from, so Append and Verify never
+// re-serialise. Codecs follow the Parse/Append/Len pattern, do no I/O and keep no locks; the only I/O in the
 // package is the small set of key-file helpers in keyfile.go.
 //
 // Specification: i2p/i2p.www i2p2www/spec/common-structures.rst (sections
 // "Common type specification", "Certificate", "Key Certificates",
-// "KeysAndCert", "Destination"); behaviour checked against i2pd 2.45.0
+// "KeysAndCert", "Destination", "Mapping", "RouterAddress", "RouterInfo",
+// "LeaseSet2"); behaviour checked against i2pd 2.45.0
 // libi2pd/Identity.cpp.
 //
 // # Encodings
