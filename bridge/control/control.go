@@ -1,0 +1,56 @@
+// Package control is i2pbridge's local status endpoint: a tiny HTTP/JSON
+// server on a unix socket (default) or a loopback TCP port, and the client
+// that `i2pbridge status` uses to read it.
+//
+// The flow is one request: GET /v1/status answers a Status document built
+// fresh from the supervisor for every request. The endpoint is read-only; it
+// is local because what it reveals (our b32 addresses next to local ports)
+// links the user to their destinations, which is exactly what I2P hides.
+// That is why Listen refuses non-loopback addresses and makes the socket
+// file 0600.
+//
+// The JSON field names are a contract for scripts: extend, never rename.
+package control
+
+import (
+	"time"
+)
+
+// StatusPath is the one route the endpoint serves.
+const StatusPath = "/v1/status"
+
+// Status is the document served at StatusPath.
+type Status struct {
+	Version string    `json:"version"`
+	Started time.Time `json:"started"`
+	// Uptime is a Go duration string rounded to the second ("3h2m1s"),
+	// for people reading the raw JSON; scripts should use Started.
+	Uptime  string   `json:"uptime"`
+	Backend string   `json:"backend"` // router backend, e.g. "sam"
+	Tunnels []Tunnel `json:"tunnels"`
+}
+
+// Tunnel is one tunnel's state as the supervisor reports it. It mirrors
+// bridge.TunnelStatus field for field; it is a separate type so that the
+// wire format has explicit JSON names and this package does not depend on
+// the supervisor.
+type Tunnel struct {
+	Name        string    `json:"name"`
+	Type        string    `json:"type"`
+	State       string    `json:"state"`             // starting, running, retrying, stopped, failed
+	Address     string    `json:"address,omitempty"` // our destination's b32
+	Listen      string    `json:"listen,omitempty"`
+	Target      string    `json:"target,omitempty"`
+	Destination string    `json:"destination,omitempty"`
+	Conns       int       `json:"conns"`
+	TotalConns  uint64    `json:"total_conns"`
+	BytesIn     uint64    `json:"bytes_in"`  // from I2P
+	BytesOut    uint64    `json:"bytes_out"` // to I2P
+	Restarts    int       `json:"restarts"`
+	LastError   string    `json:"last_error,omitempty"`
+	Since       time.Time `json:"since,omitzero"` // when State last changed
+
+	// Rejected (server tunnels): streams and requests refused by
+	// protection, by reason ("denied", "rate_minute", ...).
+	Rejected map[string]uint64 `json:"rejected,omitempty"`
+}
