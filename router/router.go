@@ -1,0 +1,600 @@
+// Package router wires the router core together: identity keys in the data
+// directory, our RouterInfo, the NTCP2 transport manager and the network
+// database. It is the part of i2pbridge that plays i2pd's libi2pd
+// (RouterContext + Transports + NetDb); the bridge and proxies sit above it.
+//
+// # Data directory (file names as i2pd's, so a datadir is portable)
+//
+//	router.keys    RouterIdentity + X25519 private key + Ed25519 seed (0600)
+//	ntcp2.keys     NTCP2 static key pair and IV, 80 bytes (0600)
+//	router.info    our current signed RouterInfo
+//	netDb/         known RouterInfos, r<c>/routerInfo-<hash>.dat
+//
+// # Life cycle
+//
+// New loads or creates the keys, binds the NTCP2 listener, builds and signs
+// our RouterInfo and loads the netDb with the seeds. Run starts the
+// transport and the netDb, re-signs the RouterInfo every RefreshInterval
+// (peers refuse one older than 90 minutes in an NTCP2 handshake, and the
+// netDb publishes it at once when it changes) and stops everything when its
+// context ends. Close stops a running Run, or releases what New took.
+package router
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	mrand "math/rand/v2"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"i2pbridge/router/data"
+	"i2pbridge/router/i2np"
+	"i2pbridge/router/netdb"
+	"i2pbridge/router/netx"
+	"i2pbridge/router/ntcp2"
+	"i2pbridge/router/transport"
+)
+
+// Version is the I2P API version we publish as router.version: i2pd 2.45
+// implements 0.9.57, and we implement nothing newer.
+const Version = "0.9.57"
+
+// DefaultNetID is the public I2P network.
+const DefaultNetID = 2
+
+// DefaultRefreshInterval is how often our RouterInfo is re-signed with a
+// new published time (and so republished).
+const DefaultRefreshInterval = 30 * time.Minute
+
+// ReseedThreshold: with fewer known routers than this, a router reseeds
+// (i2pd's reseed.threshold default).
+const ReseedThreshold = 25
+
+// minFloodfills: with fewer known floodfills, a router reseeds too (i2pd
+// NETDB_MIN_FLOODFILLS).
+const minFloodfills = 5
+
+// reseedTimeout bounds one reseed download.
+const reseedTimeout = time.Minute
+
+// DefaultBandwidth is the bandwidth cap letter we publish. We carry no
+// transit tunnels yet, so we claim the lowest class peers still use ('L',
+// 12–48 KB/s), which keeps i2pd from preferring us as a tunnel hop.
+const DefaultBandwidth = "L"
+
+// Sentinel errors.
+var (
+	ErrConfig  = errors.New("router: invalid configuration")
+	ErrClosed  = errors.New("router: closed")
+	ErrRunning = errors.New("router: already running")
+)
+
+// Config configures a Router. Datadir is required.
+type Config struct {
+	// Datadir holds the keys, router.info and the netDb; created 0700.
+	Datadir string
+	// NetID is the network: 2 (the default) is the public I2P network;
+	// test networks use others (i2pd's netid).
+	NetID int
+	// NTCP2Listen is the local address to accept NTCP2 on ("IP:port",
+	// port 0 picks one). Empty: no inbound connections, and the NTCP2
+	// address we publish has no host (we are firewalled, cap U).
+	NTCP2Listen string
+	// NTCP2Host is the IP published in our NTCP2 address; empty means the
+	// listen address's IP, which must then be specific.
+	NTCP2Host string
+	// Floodfill enables the floodfill role and publishes cap f.
+	Floodfill bool
+	// SeedDir is a directory of RouterInfo files to start from (an i2pd
+	// netDb, or any tree of routerInfo-*.dat / router.info files).
+	SeedDir string
+	// ReseedFiles are su3, zip or single RouterInfo files to start from.
+	ReseedFiles []string
+	// ReseedCertDir holds the reseed signers' certificates (*.crt) that
+	// su3 files are checked against; empty tries i2pd's locations.
+	ReseedCertDir string
+	// InsecureReseed accepts su3 files without checking their signature:
+	// only for private test networks (i2pd's reseed.verify=false). It
+	// does not apply to ReseedURLs, which are always verified.
+	InsecureReseed bool
+	// ReseedURLs are reseed servers ("https://host/path/") to fetch a
+	// signed i2pseeds.su3 from when we know fewer than ReseedThreshold
+	// routers or fewer than 5 floodfills; tried in random order until one
+	// works.
+	ReseedURLs []string
+	// HTTPClient fetches from ReseedURLs (default http.DefaultClient).
+	HTTPClient *http.Client
+	// Bandwidth is the cap letter published (K, L, M, N, O, P or X;
+	// default DefaultBandwidth).
+	Bandwidth string
+	// Logger receives events; nil discards them.
+	Logger *slog.Logger
+	// Net is the network for NTCP2 (default: the host's TCP).
+	Net netx.Network
+	// Tuning overrides timings, mostly for tests; zero values keep the
+	// defaults.
+	Tuning Tuning
+}
+
+// Tuning holds timings that tests shorten.
+type Tuning struct {
+	RefreshInterval time.Duration
+	ExploreInterval time.Duration
+	PublishInterval time.Duration
+	// MinRouters is netdb.Config.MinRouters.
+	MinRouters int
+}
+
+// Router is a running I2P router core.
+type Router struct {
+	cfg    Config
+	log    *slog.Logger
+	keys   data.RouterKeys
+	static ntcp2.StaticKey
+	addr   netip.AddrPort // published NTCP2 address; zero when firewalled
+	ln     net.Listener
+	tr     *transport.Manager
+	db     *netdb.DB
+
+	mu      sync.Mutex
+	ri      data.RouterInfo
+	state   runState
+	cancel  context.CancelFunc
+	stopped chan struct{}
+}
+
+// runState is the Router's one state variable:
+//
+//	created ──Run──▶ running ──ctx done / Close──▶ closed
+//	created ──Close──▶ closed
+type runState int
+
+const (
+	stateCreated runState = iota
+	stateRunning
+	stateClosed
+)
+
+// New prepares a router: see the package documentation.
+func New(cfg Config) (*Router, error) {
+	if cfg.Datadir == "" {
+		return nil, fmt.Errorf("%w: no datadir", ErrConfig)
+	}
+	if cfg.NetID == 0 {
+		cfg.NetID = DefaultNetID
+	}
+	if cfg.NetID < 0 || cfg.NetID > 255 {
+		return nil, fmt.Errorf("%w: netid %d", ErrConfig, cfg.NetID)
+	}
+	if cfg.Bandwidth == "" {
+		cfg.Bandwidth = DefaultBandwidth
+	}
+	if len(cfg.Bandwidth) != 1 || !containsByte("KLMNOPX", cfg.Bandwidth[0]) {
+		return nil, fmt.Errorf("%w: bandwidth class %q", ErrConfig, cfg.Bandwidth)
+	}
+	if cfg.Tuning.RefreshInterval <= 0 {
+		cfg.Tuning.RefreshInterval = DefaultRefreshInterval
+	}
+	if cfg.Net == nil {
+		cfg.Net = &netx.TCP{}
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(cfg.Datadir, 0o700); err != nil {
+		return nil, fmt.Errorf("router: datadir: %w", err)
+	}
+	keys, created, err := loadOrCreateRouterKeys(cfg.Datadir)
+	if err != nil {
+		return nil, err
+	}
+	static, err := loadOrCreateStaticKey(cfg.Datadir)
+	if err != nil {
+		return nil, err
+	}
+	r := &Router{cfg: cfg, keys: keys, static: static, log: log.With("router", keys.Hash().Short())}
+	if created {
+		r.log.Info("router: created a new identity", "datadir", cfg.Datadir)
+	}
+	seeds, err := r.loadSeeds()
+	if err != nil {
+		return nil, err
+	}
+	if cfg.NTCP2Listen != "" {
+		if err := r.listen(); err != nil {
+			return nil, err
+		}
+	} else if cfg.Floodfill {
+		return nil, fmt.Errorf("%w: a floodfill must accept connections (set ntcp2 listen)", ErrConfig)
+	}
+	fail := func(err error) (*Router, error) {
+		if r.ln != nil {
+			r.ln.Close()
+		}
+		return nil, err
+	}
+	ri, err := r.buildRouterInfo(time.Now())
+	if err != nil {
+		return fail(err)
+	}
+	r.ri = ri
+	if err := r.saveRouterInfo(ri); err != nil {
+		return fail(err)
+	}
+	r.tr, err = transport.New(transport.Config{
+		RouterInfo:   ri,
+		Static:       static,
+		Listener:     r.ln,
+		Net:          cfg.Net,
+		Logger:       r.log,
+		Resolve:      func(h data.Hash) (data.RouterInfo, bool) { return r.db.RouterInfo(h) },
+		Handler:      r.handle,
+		OnRouterInfo: func(ri data.RouterInfo) { r.db.AddRouterInfo(ri) },
+		OnPeerFailed: func(h data.Hash, _ error) { r.db.PeerFailed(h) },
+	})
+	if err != nil {
+		return fail(err)
+	}
+	r.db, err = netdb.New(netdb.Config{
+		Dir:             filepath.Join(cfg.Datadir, NetDbDir),
+		RouterInfo:      ri,
+		Floodfill:       cfg.Floodfill,
+		Sender:          r.tr,
+		Seeds:           seeds,
+		Logger:          r.log,
+		ExploreInterval: cfg.Tuning.ExploreInterval,
+		PublishInterval: cfg.Tuning.PublishInterval,
+		MinRouters:      cfg.Tuning.MinRouters,
+	})
+	if err != nil {
+		return fail(err)
+	}
+	if st := r.db.Stats(); st.Routers == 0 {
+		r.log.Warn("router: no routers known; give a seed directory or reseed files")
+	}
+	return r, nil
+}
+
+func containsByte(s string, c byte) bool {
+	for i := range len(s) {
+		if s[i] == c {
+			return true
+		}
+	}
+	return false
+}
+
+// listen binds the NTCP2 listener and decides the published address.
+func (r *Router) listen() error {
+	ln, err := r.cfg.Net.Listen(context.Background(), "tcp", r.cfg.NTCP2Listen)
+	if err != nil {
+		return fmt.Errorf("router: ntcp2 listen: %w", err)
+	}
+	la, ok := ln.Addr().(*net.TCPAddr)
+	if !ok {
+		ln.Close()
+		return fmt.Errorf("router: ntcp2 listen: unexpected address %v", ln.Addr())
+	}
+	local := la.AddrPort()
+	host := local.Addr().Unmap()
+	if r.cfg.NTCP2Host != "" {
+		host, err = netip.ParseAddr(r.cfg.NTCP2Host)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("%w: ntcp2 host %q is not an IP address", ErrConfig, r.cfg.NTCP2Host)
+		}
+	}
+	if host.IsUnspecified() {
+		ln.Close()
+		return fmt.Errorf("%w: listening on %v; set the published ntcp2 host", ErrConfig, local)
+	}
+	r.ln = ln
+	r.addr = netip.AddrPortFrom(host, local.Port())
+	return nil
+}
+
+// loadSeeds reads SeedDir and ReseedFiles. A path that cannot be read is an
+// error; bad entries inside are logged and skipped.
+func (r *Router) loadSeeds() ([]data.RouterInfo, error) {
+	var seeds []data.RouterInfo
+	if r.cfg.SeedDir != "" {
+		if _, err := os.Stat(r.cfg.SeedDir); err != nil {
+			return nil, fmt.Errorf("router: seed dir: %w", err)
+		}
+		ris, err := netdb.LoadSeedDir(r.cfg.SeedDir)
+		if err != nil {
+			r.log.Warn("router: some seed files were skipped", "err", err)
+		}
+		seeds = append(seeds, ris...)
+	}
+	if len(r.cfg.ReseedFiles) == 0 {
+		return seeds, nil
+	}
+	var signers netdb.ReseedSigners
+	if !r.cfg.InsecureReseed {
+		var err error
+		signers, err = r.reseedSigners()
+		if err != nil {
+			return nil, err
+		}
+	}
+	for _, f := range r.cfg.ReseedFiles {
+		if _, err := os.Stat(f); err != nil {
+			return nil, fmt.Errorf("router: reseed file: %w", err)
+		}
+		ris, err := netdb.ReadReseedFile(f, signers)
+		if err != nil && len(ris) == 0 {
+			return nil, err
+		}
+		if err != nil {
+			r.log.Warn("router: some reseed entries were skipped", "file", f, "err", err)
+		}
+		seeds = append(seeds, ris...)
+	}
+	return seeds, nil
+}
+
+// reseedCertDirs are where i2pd packages keep reseed certificates.
+var reseedCertDirs = []string{"/usr/share/i2pd/certificates/reseed", "/var/lib/i2pd/certificates/reseed"}
+
+func (r *Router) reseedSigners() (netdb.ReseedSigners, error) {
+	dirs := reseedCertDirs
+	if r.cfg.ReseedCertDir != "" {
+		dirs = []string{r.cfg.ReseedCertDir}
+	}
+	var errs []error
+	for _, d := range dirs {
+		s, err := netdb.LoadReseedSigners(d)
+		if len(s) > 0 {
+			if err != nil {
+				r.log.Warn("router: some reseed certificates were skipped", "err", err)
+			}
+			return s, nil
+		}
+		errs = append(errs, err)
+	}
+	return nil, fmt.Errorf("%w: no reseed certificates to check su3 files with: %w", ErrConfig, errors.Join(errs...))
+}
+
+// caps returns our caps option: bandwidth class, f for a floodfill, R when
+// reachable (a published address) or U when not (i2pd
+// RouterContext::UpdateCaps writes them in this order).
+func (r *Router) caps() string {
+	c := r.cfg.Bandwidth
+	if r.cfg.Floodfill {
+		c += "f"
+	}
+	if r.addr.IsValid() {
+		return c + "R"
+	}
+	return c + "U"
+}
+
+// buildRouterInfo signs a RouterInfo published at t: one NTCP2 address
+// (cost 3 when published, 14 when not, i2pd's values) and the options i2pd
+// requires (caps, netId, router.version).
+func (r *Router) buildRouterInfo(t time.Time) (data.RouterInfo, error) {
+	n := data.NTCP2Address{StaticKey: r.static.Public, IV: r.static.IV, AddrPort: r.addr}
+	if !r.addr.IsValid() {
+		n = data.NTCP2Address{StaticKey: r.static.Public, Caps: "4"}
+	}
+	addr, err := data.NewNTCP2Address(n)
+	if err != nil {
+		return data.RouterInfo{}, fmt.Errorf("router: our NTCP2 address: %w", err)
+	}
+	opts, err := data.NewMapping(map[string]string{
+		data.OptionCaps:          r.caps(),
+		data.OptionNetID:         fmt.Sprint(r.cfg.NetID),
+		data.OptionRouterVersion: Version,
+	})
+	if err != nil {
+		return data.RouterInfo{}, fmt.Errorf("router: our options: %w", err)
+	}
+	ri, err := data.BuildRouterInfo(r.keys, data.RouterInfoParams{Published: t, Addresses: []data.RouterAddress{addr}, Options: opts})
+	if err != nil {
+		return data.RouterInfo{}, fmt.Errorf("router: sign our RouterInfo: %w", err)
+	}
+	return ri, nil
+}
+
+func (r *Router) saveRouterInfo(ri data.RouterInfo) error {
+	return writeFileAtomic(filepath.Join(r.cfg.Datadir, RouterInfoFile), ri.Bytes(), 0o644)
+}
+
+// handle routes an I2NP message from the transport. Only the netDb
+// consumes messages so far; tunnels and garlic will join here.
+func (r *Router) handle(from data.Hash, m i2np.Message) {
+	r.db.Handle(from, m)
+}
+
+// Run runs the router until ctx ends or Close is called. It returns nil on
+// a normal stop.
+func (r *Router) Run(ctx context.Context) error {
+	r.mu.Lock()
+	switch r.state {
+	case stateRunning:
+		r.mu.Unlock()
+		return ErrRunning
+	case stateClosed:
+		r.mu.Unlock()
+		return ErrClosed
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	r.state, r.cancel, r.stopped = stateRunning, cancel, make(chan struct{})
+	stopped := r.stopped
+	r.mu.Unlock()
+	defer close(stopped)
+	defer cancel()
+
+	r.log.Info("router: starting", "ntcp2", r.addr, "caps", r.caps(), "netid", r.cfg.NetID, "known", r.db.Stats().Routers)
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	for _, run := range []func(context.Context) error{r.tr.Run, r.db.Run} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := run(ctx); err != nil {
+				errs <- err
+				cancel()
+			}
+		}()
+	}
+	if len(r.cfg.ReseedURLs) > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.reseed(ctx)
+		}()
+	}
+	r.refreshLoop(ctx)
+	wg.Wait()
+	r.mu.Lock()
+	r.state = stateClosed
+	r.mu.Unlock()
+	close(errs)
+	var all []error
+	for err := range errs {
+		all = append(all, err)
+	}
+	r.log.Info("router: stopped")
+	return errors.Join(all...)
+}
+
+// reseed fetches RouterInfos from the reseed servers when the netDb is too
+// small, trying them in random order until one gives some.
+func (r *Router) reseed(ctx context.Context) {
+	if st := r.db.Stats(); st.Routers >= ReseedThreshold && st.Floodfills >= minFloodfills {
+		return
+	}
+	signers, err := r.reseedSigners()
+	if err != nil {
+		r.log.Error("router: cannot reseed", "err", err)
+		return
+	}
+	for _, i := range mrand.Perm(len(r.cfg.ReseedURLs)) {
+		u := r.cfg.ReseedURLs[i]
+		fctx, cancel := context.WithTimeout(ctx, reseedTimeout)
+		ris, err := netdb.FetchReseed(fctx, r.cfg.HTTPClient, u, r.cfg.NetID, signers)
+		cancel()
+		if err != nil {
+			r.log.Warn("router: reseed failed", "url", u, "err", err)
+			if ctx.Err() != nil {
+				return
+			}
+			continue
+		}
+		r.log.Info("router: reseeded", "url", u, "routers", len(ris))
+		r.db.AddSeeds(ris)
+		return
+	}
+	r.log.Error("router: every reseed server failed")
+}
+
+// refreshLoop re-signs our RouterInfo until ctx ends.
+func (r *Router) refreshLoop(ctx context.Context) {
+	t := time.NewTicker(r.cfg.Tuning.RefreshInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			if err := r.refresh(now); err != nil {
+				r.log.Error("router: cannot refresh our RouterInfo", "err", err)
+			}
+		}
+	}
+}
+
+// refresh re-signs our RouterInfo and hands it to the transport (new
+// sessions) and the netDb (which publishes it).
+func (r *Router) refresh(now time.Time) error {
+	ri, err := r.buildRouterInfo(now)
+	if err != nil {
+		return err
+	}
+	if err := r.saveRouterInfo(ri); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.ri = ri
+	r.mu.Unlock()
+	if err := r.tr.SetRouterInfo(ri); err != nil {
+		return err
+	}
+	return r.db.SetRouterInfo(ri)
+}
+
+// Close stops the router and waits until it has stopped. Closing a router
+// that never ran releases its listener.
+func (r *Router) Close() error {
+	r.mu.Lock()
+	switch r.state {
+	case stateCreated:
+		r.state = stateClosed
+		r.mu.Unlock()
+		if r.ln != nil {
+			return r.ln.Close()
+		}
+		return nil
+	case stateRunning:
+		cancel, stopped := r.cancel, r.stopped
+		r.mu.Unlock()
+		cancel()
+		<-stopped
+		return nil
+	}
+	r.mu.Unlock()
+	return nil
+}
+
+// Hash is our router hash.
+func (r *Router) Hash() data.Hash { return r.keys.Hash() }
+
+// RouterInfo is our current signed RouterInfo.
+func (r *Router) RouterInfo() data.RouterInfo {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.ri
+}
+
+// NetDB gives access to the network database (lookups, stored entries).
+func (r *Router) NetDB() *netdb.DB { return r.db }
+
+// Transport gives access to the transport manager.
+func (r *Router) Transport() *transport.Manager { return r.tr }
+
+// Status is a snapshot for status displays.
+type Status struct {
+	Hash       data.Hash
+	NTCP2      netip.AddrPort // published address; zero when firewalled
+	Caps       string
+	Floodfill  bool
+	Routers    int // known routers, ourselves excluded
+	Floodfills int // of which floodfills
+	LeaseSets  int
+	Sessions   int // open NTCP2 sessions
+	Inbound    int
+	Outbound   int
+	Published  time.Time // last confirmed publish of our RouterInfo
+}
+
+// Status returns counts of known routers, floodfills and sessions.
+func (r *Router) Status(ctx context.Context) Status {
+	ds := r.db.Stats()
+	ts := r.tr.Stats(ctx)
+	return Status{
+		Hash: r.Hash(), NTCP2: r.addr, Caps: r.caps(), Floodfill: r.cfg.Floodfill,
+		Routers: ds.Routers, Floodfills: ds.Floodfills, LeaseSets: ds.LeaseSets,
+		Sessions: ts.Sessions, Inbound: ts.Inbound, Outbound: ts.Outbound,
+		Published: ds.Published,
+	}
+}
