@@ -76,6 +76,11 @@ type Tunnel struct {
 	// IdleTimeout closes a relayed connection with no traffic in either
 	// direction for this long ("0" = never). Duration string, e.g. "10m".
 	IdleTimeout Duration `yaml:"idle_timeout"`
+	HTTPProxy   `yaml:",inline"`
+	Outproxy    `yaml:",inline"`
+	Protect     `yaml:",inline"` // server protection: allow, deny, limits, unique_local (servers.go)
+	HTTPServer  `yaml:",inline"` // http-server: host, strip_response_headers, max_posts_per_minute
+	IRC         `yaml:",inline"` // irc-server: cloak_key, webirc_password; irc-client: irc_filter
 }
 
 // Pool holds tunnel pool options for one direction; nil fields are left to

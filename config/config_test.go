@@ -21,6 +21,9 @@ const b32 = "7pdjyffg7l75ho4afsqam5wtzgnayxivlz3fn4myzwm3wmlyea5q.b32.i2p"
 
 func intp(i int) *int { return &i }
 
+// allTypes is every tunnel type, as error messages list them.
+const allTypes = "http-proxy, http-server, irc-client, irc-server, outproxy, tcp-client, tcp-server"
+
 // writeConfig puts text in dir/name and returns its path.
 func writeConfig(t *testing.T, dir, name, text string) string {
 	t.Helper()
@@ -212,10 +215,10 @@ func TestParseRejects(t *testing.T) {
 			`t.yaml:3: tunnels[1].name: "a" already used by tunnels[0]`},
 		{"duplicate name by case", "tunnels:\n  - {name: Web, type: tcp-server, target: 22}\n  - {name: web, type: tcp-server, target: 23}\n",
 			`t.yaml:3: tunnels[1].name: "web" already used by tunnels[0] as "Web" (names become file names, so letter case does not count)`},
-		{"missing type", "tunnels:\n  - {name: a}\n", `t.yaml:2: tunnels[0].type: missing (one of tcp-client, tcp-server)`},
-		{"unknown type", "tunnels:\n  - {name: a, type: socks}\n", `t.yaml:2: tunnels[0].type: "socks" is not a tunnel type (one of tcp-client, tcp-server)`},
+		{"missing type", "tunnels:\n  - {name: a}\n", `t.yaml:2: tunnels[0].type: missing (one of ` + allTypes + `)`},
+		{"unknown type", "tunnels:\n  - {name: a, type: socks}\n", `t.yaml:2: tunnels[0].type: "socks" is not a tunnel type (one of ` + allTypes + `)`},
 		{"java type name", "tunnels:\n  - {name: a, type: server, target: 22}\n",
-			`t.yaml:2: tunnels[0].type: "server" is not a tunnel type (one of tcp-client, tcp-server); did you mean tcp-server?`},
+			`t.yaml:2: tunnels[0].type: "server" is not a tunnel type (one of ` + allTypes + `); did you mean tcp-server?`},
 		{"target port out of range", "tunnels:\n  - name: a\n    type: tcp-server\n    target: localhost:65536\n",
 			`t.yaml:4: tunnels[0].target: "localhost:65536": port "65536" is not a number from 1 to 65535`},
 		{"target port zero", "tunnels:\n  - {name: a, type: tcp-server, target: \"127.0.0.1:0\"}\n",
@@ -715,29 +718,53 @@ func TestTunnelEqualSeesEveryField(t *testing.T) {
 	if !base.Equal(clone(base)) {
 		t.Fatal("a tunnel differs from its deep copy")
 	}
-	typ := reflect.TypeFor[config.Tunnel]()
-	for i := range typ.NumField() {
-		u := clone(base)
-		f := reflect.ValueOf(&u).Elem().Field(i)
+	// Every field, including those of groups embedded inline (the
+	// protection, http-server, IRC and proxy settings).
+	var paths [][]int
+	var collect func(prefix []int, typ reflect.Type)
+	collect = func(prefix []int, typ reflect.Type) {
+		for i := range typ.NumField() {
+			f := typ.Field(i)
+			idx := append(slices.Clone(prefix), i)
+			if f.Anonymous && f.Type.Kind() == reflect.Struct {
+				collect(idx, f.Type)
+				continue
+			}
+			paths = append(paths, idx)
+		}
+	}
+	collect(nil, reflect.TypeFor[config.Tunnel]())
+	var change func(name string, f reflect.Value)
+	change = func(name string, f reflect.Value) {
 		switch f.Kind() {
 		case reflect.String:
 			f.SetString(f.String() + "x")
-		case reflect.Int64:
+		case reflect.Int, reflect.Int64:
 			f.SetInt(f.Int() + 1)
+		case reflect.Bool:
+			f.SetBool(!f.Bool())
 		case reflect.Map:
 			f.SetMapIndex(reflect.ValueOf("k"), reflect.ValueOf("w"))
-		case reflect.Struct: // a Pool: change or set its first field
-			p := f.Field(0)
-			if p.IsNil() {
-				p.Set(reflect.ValueOf(intp(1)))
+		case reflect.Slice:
+			f.Set(reflect.Append(f, reflect.Zero(f.Type().Elem())))
+		case reflect.Pointer: // *int of a Pool
+			if f.IsNil() {
+				f.Set(reflect.ValueOf(intp(1)))
 			} else {
-				p.Elem().SetInt(p.Elem().Int() + 1)
+				f.Elem().SetInt(f.Elem().Int() + 1)
 			}
+		case reflect.Struct: // a Pool or a nested group: change its first field
+			change(name, f.Field(0))
 		default:
-			t.Fatalf("field %s: kind %s not covered by this test", typ.Field(i).Name, f.Kind())
+			t.Fatalf("field %s: kind %s not covered by this test", name, f.Kind())
 		}
+	}
+	for _, idx := range paths {
+		u := clone(base)
+		name := reflect.TypeFor[config.Tunnel]().FieldByIndex(idx).Name
+		change(name, reflect.ValueOf(&u).Elem().FieldByIndex(idx))
 		if base.Equal(u) || u.Equal(base) {
-			t.Errorf("changing %s is not seen by Equal", typ.Field(i).Name)
+			t.Errorf("changing %s is not seen by Equal", name)
 		}
 	}
 	a, b := base, clone(base)
@@ -780,7 +807,7 @@ func TestFileTunnelAndResolve(t *testing.T) {
 }
 
 func TestTypes(t *testing.T) {
-	if got := config.Types(); !slices.Equal(got, []string{"tcp-client", "tcp-server"}) {
+	if got := config.Types(); !slices.Equal(got, strings.Split(allTypes, ", ")) {
 		t.Errorf("Types = %v", got)
 	}
 }

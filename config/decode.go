@@ -7,6 +7,7 @@ import (
 	"io"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -331,7 +332,7 @@ func (d *decoder) structure(path string, n *yaml.Node, v reflect.Value) {
 			continue
 		}
 		d.lines[fp] = p.line
-		d.value(fp, p.line, p.val, v.Field(i))
+		d.value(fp, p.line, p.val, v.FieldByIndex(i))
 	}
 }
 
@@ -440,15 +441,33 @@ func (d *decoder) duration(path string, n *yaml.Node, v reflect.Value) {
 	v.Set(reflect.ValueOf(dur))
 }
 
-// yamlFields maps YAML keys to struct field indexes.
-func yamlFields(t reflect.Type) map[string]int {
-	m := map[string]int{}
+// yamlFields maps YAML keys to struct field index paths (for
+// reflect.Value.FieldByIndex). The keys of a struct field tagged
+// `yaml:",inline"` count as keys of the outer struct, so a group of
+// settings (the server protection of config.Tunnel, say) can live in its
+// own type and file while the YAML stays flat.
+func yamlFields(t reflect.Type) map[string][]int {
+	m := map[string][]int{}
 	for i := range t.NumField() {
-		if k := yamlKey(t.Field(i)); k != "" {
-			m[k] = i
+		f := t.Field(i)
+		if isInline(f) {
+			for k, idx := range yamlFields(f.Type) {
+				m[k] = append([]int{i}, idx...)
+			}
+			continue
+		}
+		if k := yamlKey(f); k != "" {
+			m[k] = []int{i}
 		}
 	}
 	return m
+}
+
+// isInline reports whether f is an exported struct field tagged
+// `yaml:",inline"`.
+func isInline(f reflect.StructField) bool {
+	_, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+	return f.IsExported() && f.Type.Kind() == reflect.Struct && slices.Contains(strings.Split(opts, ","), "inline")
 }
 
 // yamlKey is the YAML key of a struct field, "" if it is not in YAML.
@@ -467,7 +486,7 @@ func yamlKey(f reflect.StructField) string {
 }
 
 // suggest names the closest known key for a typo, or lists them all.
-func suggest(key string, fields map[string]int) string {
+func suggest[V any](key string, fields map[string]V) string {
 	known := make([]string, 0, len(fields))
 	for k := range fields {
 		known = append(known, k)

@@ -1,7 +1,10 @@
 package config
 
 import (
+	"maps"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -140,7 +143,7 @@ func TestSuggest(t *testing.T) {
 		{"destinaton", "; did you mean destination?"},
 		{"Listen", "; did you mean listen?"},
 		{"idle-timeout", "; did you mean idle_timeout?"},
-		{"privKeyFile", " (known: destination, idle_timeout, inbound, keys, listen, name, options, outbound, target, type)"},
+		{"privKeyFile", " (known: " + strings.Join(slices.Sorted(maps.Keys(fields)), ", ") + ")"},
 	}
 	for _, tt := range tests {
 		if got := suggest(tt.key, fields); got != tt.want {

@@ -44,8 +44,13 @@ type kind struct {
 }
 
 var kinds = map[string]kind{
-	"tcp-server": {server: true, about: "relays I2P streams to target", required: []string{"target"}, forbidden: []string{"listen", "destination"}},
-	"tcp-client": {about: "relays connections on listen to destination", required: []string{"listen", "destination"}, forbidden: []string{"target"}},
+	"tcp-server":  {server: true, about: "relays I2P streams to target", required: []string{"target"}, forbidden: []string{"listen", "destination"}},
+	"tcp-client":  {about: "relays connections on listen to destination", required: []string{"listen", "destination"}, forbidden: []string{"target"}},
+	"http-proxy":  {about: "is an HTTP proxy into I2P", forbidden: []string{"target", "destination"}},
+	"outproxy":    {server: true, about: "forwards HTTP proxy requests from I2P to the clearnet", forbidden: []string{"target", "listen", "destination"}},
+	"http-server": {server: true, about: "serves I2P HTTP requests from the web server at target", required: []string{"target"}, forbidden: []string{"listen", "destination"}},
+	"irc-server":  {server: true, about: "relays I2P IRC users to the IRC server at target", required: []string{"target"}, forbidden: []string{"listen", "destination"}},
+	"irc-client":  {about: "relays IRC clients on listen to destination through the leak filter", required: []string{"listen", "destination"}, forbidden: []string{"target"}},
 }
 
 // keyHelp says what a required key holds, for "missing" messages.
@@ -287,6 +292,7 @@ func (f *File) checkTunnels(p *problems, used *ports) {
 				}
 			}
 		}
+		checkProxies(p, path, t, f.Router.Datadir)
 
 		if t.Target != "" {
 			if ep, err := parseEndpoint(t.Target, true); err != nil {
@@ -336,6 +342,7 @@ func (f *File) checkTunnels(p *problems, used *ports) {
 		checkPool(p, at("inbound"), t.Inbound)
 		checkPool(p, at("outbound"), t.Outbound)
 		checkOptions(p, at("options"), t)
+		checkServerKeys(p, path, t)
 		if len(t.Options) == 0 {
 			t.Options = nil // so Equal needs no special case for {} vs absent
 		}
@@ -347,7 +354,7 @@ func (f *File) checkTunnels(p *problems, used *ports) {
 
 // tunnelField is the field of a Tunnel value with the given YAML key.
 func tunnelField(v reflect.Value, key string) reflect.Value {
-	return v.Field(yamlFields(v.Type())[key])
+	return v.FieldByIndex(yamlFields(v.Type())[key])
 }
 
 // Pool limits, as enforced by i2pd and Java I2P for client tunnels.

@@ -1,11 +1,79 @@
 // Package httpproxy is the eepproxy: the browser-facing HTTP proxy that
-// sends ".i2p" requests into I2P. This part holds its header policy, pure
-// functions over net/http values that the proxy applies to every request
-// it forwards (ScrubRequest), to every response it returns (ScrubResponse),
-// and, after SniffTunnel has recognized plain HTTP inside a CONNECT tunnel
-// to an ".i2p" host, to the requests and responses inside that tunnel too
-// (the gap behind i2pd #2427, where a client's CONNECT to port 80 carried
-// its full browser headers to the eepsite).
+// sends ".i2p" requests into I2P and everything else to outproxies. It is
+// the tunnel type "http-proxy" (Tunnel: a loopback listener, default
+// 127.0.0.1:4444, and a client destination) around Proxy, an http.Handler
+// built on goproxy.
+//
+//	browser ─HTTP/CONNECT─> Proxy ─┬─ *.i2p ──────> I2P stream to the site
+//	                               └─ other hosts ─> outproxy (proxy/outproxy)
+//
+// # Routing
+//
+// A "*.b32.i2p" host is its destination hash and is dialed as it is.
+// Java I2P's "http://i2p/<base64 destination>/path" form names a
+// destination without any name. Other ".i2p" names are resolved in this
+// order: helpers the user accepted for this session, the address book
+// (router/naming: the tunnel's local book <datadir>/<name>.hosts.txt, then
+// the hosts.txt files of `addressbook:`), then the router's own lookup
+// (Session.Resolve). The request then goes out with Host set to the
+// site's b32: the name the user's book has for a site can identify the
+// user, and a site cannot rely on it anyway (naming is local in I2P).
+// Hosts outside I2P go to one of `outproxies:`, sticky per host with
+// failover (outproxy.Pool); with none configured the answer is an error
+// page, never a direct connection. The proxy's own address, loopback and
+// private addresses and single-label names are refused.
+//
+// # Address helpers and jump services
+//
+// "?i2paddresshelper=<base64|b32>" on a ".i2p" URL never acts by itself.
+// If the name already maps to that destination the browser is redirected
+// to the URL without the parameter. For a new name a confirmation page
+// offers "continue without saving" (this proxy, until it restarts) and
+// "save" (the local book). For a name that maps elsewhere (a book, or the
+// router's address book) a conflict page shows both destinations and
+// offers to use the new one once or to replace the entry; nothing is
+// overwritten silently. The pages post to http://proxy.i2p/addresshelper
+// with an HMAC token over every field under a per-proxy random key, so a
+// third-party page can neither forge a decision nor reuse a token it read
+// for another name, destination, action or URL; the pages also forbid
+// framing. The unknown-host page lists the configured jump services
+// (`jump:`) as links; they are never followed automatically (a jump
+// service that answered automatically could point any name anywhere,
+// i2pd #955).
+//
+// # Error pages
+//
+// Small self-contained HTML with the status that fits: 404 unknown host
+// (with jump links) or reserved name, 502 destination not found or
+// unreachable, 504 timeout, 503 no outproxy configured, 502 no outproxy
+// reachable or outproxy refused, 400 bad request (bad URL, scheme, name,
+// helper), 403 local or private address, 508 a request addressed to the
+// proxy itself.
+//
+// # CONNECT
+//
+// CONNECT works for ".i2p" hosts (a stream to the destination, any port)
+// and for other hosts (a CONNECT through an outproxy). Before any byte of
+// the browser goes through, its first bytes are sniffed (SniffTunnel):
+// TLS and other protocols pass untouched; plain HTTP/1 is not refused but
+// filtered: it is served by an HTTP server inside the tunnel that hands
+// every request to this proxy, so each request on the tunnel gets the
+// header policy and error pages of any proxied request (this closes the gap behind
+// i2pd #2427, where a client's CONNECT to port 80 carried its full browser
+// headers to the eepsite). Cleartext HTTP/2 cannot be filtered and is
+// refused by closing the tunnel. Because a server-speaks-first protocol
+// (SMTP) would deadlock a sniffer waiting for the client, the target is
+// watched too; if it speaks first its bytes flow at once, and HTTP sent
+// after that is refused rather than passed unfiltered, since no HTTP
+// server speaks first.
+//
+// # Header policy
+//
+// The policy is pure functions over net/http values that the proxy
+// applies to every request it forwards (ScrubRequest), to every response
+// it returns (ScrubResponse), and to the requests and responses inside a
+// CONNECT tunnel carrying plain HTTP. Requests that leave through an
+// outproxy carry OutproxyUserAgent instead of MYOB.
 //
 // # Request policy (browser → I2P)
 //
