@@ -5,10 +5,14 @@ import (
 	"io"
 	"log/slog"
 
+	"i2pbridge/bridge/httpserver"
 	"i2pbridge/bridge/i2pnet"
+	"i2pbridge/bridge/irctunnel"
 	"i2pbridge/bridge/relay"
 	"i2pbridge/bridge/tcptunnel"
 	"i2pbridge/config"
+	"i2pbridge/proxy/httpproxy"
+	"i2pbridge/proxy/outproxy"
 )
 
 // Tunnel is the lifecycle every tunnel kind implements; the supervisor
@@ -58,6 +62,15 @@ func DefaultKinds() map[string]Constructor {
 	return map[string]Constructor{
 		tcptunnel.TypeServer: func(p Params) (Tunnel, error) { return asTunnel(tcptunnel.NewServer(tcpConfig(p))) },
 		tcptunnel.TypeClient: func(p Params) (Tunnel, error) { return asTunnel(tcptunnel.NewClient(tcpConfig(p))) },
+		httpserver.Type:      func(p Params) (Tunnel, error) { return asTunnel(httpserver.New(httpConfig(p))) },
+		irctunnel.TypeServer: func(p Params) (Tunnel, error) { return asTunnel(irctunnel.NewServer(ircConfig(p))) },
+		irctunnel.TypeClient: func(p Params) (Tunnel, error) { return asTunnel(irctunnel.NewClient(ircConfig(p))) },
+		httpproxy.Type: func(p Params) (Tunnel, error) {
+			return asTunnel(httpproxy.NewTunnel(httpproxy.TunnelConfig{Tunnel: p.Tunnel, Network: p.Network, Datadir: p.Datadir, Logger: p.Logger, Rand: p.Rand, Counters: p.Counters}))
+		},
+		outproxy.Type: func(p Params) (Tunnel, error) {
+			return asTunnel(outproxy.NewServer(outproxy.Config{Tunnel: p.Tunnel, Network: p.Network, Datadir: p.Datadir, Logger: p.Logger, Rand: p.Rand, Counters: p.Counters}))
+		},
 	}
 }
 
@@ -79,4 +92,25 @@ func tcpConfig(p Params) tcptunnel.Config {
 		Rand:     p.Rand,
 		Counters: p.Counters,
 	}
+}
+
+func httpConfig(p Params) httpserver.Config {
+	return httpserver.Config{Tunnel: p.Tunnel, Network: p.Network, Datadir: p.Datadir, Logger: p.Logger, Rand: p.Rand, Counters: p.Counters}
+}
+
+func ircConfig(p Params) irctunnel.Config {
+	return irctunnel.Config{Tunnel: p.Tunnel, Network: p.Network, Datadir: p.Datadir, Logger: p.Logger, Rand: p.Rand, Counters: p.Counters}
+}
+
+// rejecter is implemented by the server kinds protected by bridge/protect:
+// the streams and requests they refused, by reason.
+type rejecter interface{ Rejected() map[string]uint64 }
+
+// rejectedBy is t's refusal counts for Status (nil for kinds that refuse
+// nothing).
+func rejectedBy(t Tunnel) map[string]uint64 {
+	if r, ok := t.(rejecter); ok {
+		return r.Rejected()
+	}
+	return nil
 }

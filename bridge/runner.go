@@ -205,6 +205,7 @@ func (r *runner) status() TunnelStatus {
 	if r.tun != nil {
 		st.Address = r.tun.Address()
 		st.Listen = r.tun.ListenAddr()
+		st.Rejected = rejectedBy(r.tun)
 	}
 	c := r.counters
 	st.Conns = int(c.Conns.Load())

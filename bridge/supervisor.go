@@ -70,6 +70,10 @@ type TunnelStatus struct {
 	Restarts    int       // restart attempts after failures
 	LastError   string    // "" when none
 	Since       time.Time // when State last changed
+
+	// Rejected (server tunnels): streams and requests refused by
+	// protection, by reason ("denied", "rate_minute", ...); nil when none.
+	Rejected map[string]uint64
 }
 
 // Supervisor runs the tunnels of a config file.

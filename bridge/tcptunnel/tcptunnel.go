@@ -2,7 +2,9 @@
 //
 //   - tcp-server (Server) publishes a local TCP service on I2P: it opens a
 //     destination (persistent keys from Tunnel.Keys, or transient), accepts
-//     streams on it and, for each, dials Tunnel.Target over TCP and relays.
+//     streams on it that bridge/protect admits (allow/deny, limits; see
+//     Tunnel.Protect) and, for each, dials Tunnel.Target over TCP (from the
+//     caller's own 127.x.y.z with unique_local) and relays.
 //     A target that is down costs only that stream: it is closed, logged and
 //     counted, and the tunnel stays up. The destination's b32 is logged and
 //     written to <datadir>/<name>.b32 so scripts can pick it up.
@@ -33,6 +35,7 @@ import (
 	"time"
 
 	"i2pbridge/bridge/i2pnet"
+	"i2pbridge/bridge/protect"
 	"i2pbridge/bridge/relay"
 	"i2pbridge/config"
 	"i2pbridge/router/data"
@@ -208,7 +211,8 @@ func isTemporary(err error) bool {
 // Server is a tcp-server tunnel.
 type Server struct {
 	base
-	ln net.Listener // I2P listener, owned by Open/Serve/Close
+	ln    net.Listener   // I2P listener (guarded), owned by Open/Serve/Close
+	guard *protect.Guard // allow/deny, limits, unique_local (Tunnel.Protect)
 }
 
 // NewServer checks cfg; nothing is opened until Open.
@@ -219,6 +223,12 @@ func NewServer(cfg Config) (*Server, error) {
 	}
 	if _, _, err := net.SplitHostPort(cfg.Tunnel.Target); err != nil {
 		return nil, fmt.Errorf("%w: target: %w", ErrConfig, err)
+	}
+	pc := protect.FromTunnel(cfg.Tunnel)
+	pc.Logger = s.log
+	var err error
+	if s.guard, err = protect.New(pc); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	return s, nil
 }
@@ -241,7 +251,7 @@ func (s *Server) Open(ctx context.Context) error {
 		s.closeSession()
 		return err
 	}
-	s.ln = ln
+	s.ln = s.guard.Listener(ln, nil) // refused streams are closed unanswered
 	s.log.Info("server tunnel up", "b32", b32, "target", s.cfg.Tunnel.Target)
 	return nil
 }
@@ -287,13 +297,14 @@ func (s *Server) Serve(ctx context.Context) error {
 
 func (s *Server) handle(ctx context.Context, stream net.Conn) {
 	peer := peerOf(stream)
-	d := net.Dialer{Timeout: targetDialTimeout}
+	d := net.Dialer{Timeout: targetDialTimeout, LocalAddr: s.guard.LocalAddr(protect.PeerOf(stream).Hash())}
 	target, err := d.DialContext(ctx, "tcp", s.cfg.Tunnel.Target)
 	if err != nil {
 		stream.Close()
 		if ctx.Err() == nil {
-			s.counters.FailedConns.Add(1)
+			// Log first: tests (and scripts) that see the count expect the line.
 			s.log.Warn("target unreachable, stream closed", "target", s.cfg.Tunnel.Target, "err", err)
+			s.counters.FailedConns.Add(1)
 		}
 		return
 	}
@@ -312,6 +323,9 @@ func (s *Server) Close() error {
 
 // ListenAddr is "" for server tunnels.
 func (s *Server) ListenAddr() string { return "" }
+
+// Rejected returns the streams refused by protection, by reason.
+func (s *Server) Rejected() map[string]uint64 { return s.guard.Rejected() }
 
 // peerOf returns a short, log-safe name of a stream's remote destination.
 func peerOf(c net.Conn) string {

@@ -377,6 +377,7 @@ func tunnelsOf(ts []bridge.TunnelStatus) []control.Tunnel {
 			BytesOut:    t.BytesOut,
 			Restarts:    t.Restarts,
 			LastError:   t.LastError,
+			Rejected:    t.Rejected,
 			Since:       t.Since,
 		}
 	}
