@@ -41,13 +41,28 @@ type File struct {
 }
 
 // Router selects and configures the router the tunnels run on.
+//
+// Each backend has its own keys: SAM is for "sam" only; NetID, NTCP2,
+// Floodfill, Reseed and SeedDir are for "embedded" only (an external router
+// is configured in its own files). Setting a key of the other backend is an
+// error, so a half-converted file is noticed rather than half-applied.
 type Router struct {
-	Backend string `yaml:"backend"` // "sam" (external router over SAMv3); "embedded" later
-	SAM     string `yaml:"sam"`     // SAM bridge host:port, default 127.0.0.1:7656
+	Backend string `yaml:"backend"` // "sam" (external router over SAMv3, default) or "embedded" (the bundled router)
+	SAM     string `yaml:"sam"`     // SAM bridge host:port, default 127.0.0.1:7656 (sam only)
 	// Datadir holds keys and state. Default ./data; a relative path is
 	// relative to the config file's folder (not the working directory).
 	// Absolute after Load.
 	Datadir string `yaml:"datadir"`
+
+	// The embedded router (config/router.go has the defaults and rules).
+	NetID     int    `yaml:"netid"`     // network id, default 2 (the public network); 1..254
+	NTCP2     NTCP2  `yaml:"ntcp2"`     // where other routers reach us; empty: unreachable (firewalled)
+	Floodfill bool   `yaml:"floodfill"` // serve the netDb to others; needs ntcp2.listen
+	Reseed    Reseed `yaml:"reseed"`    // bootstrap from reseed servers and/or files
+	// SeedDir is a folder of RouterInfo files to start from (an i2pd
+	// netDb or any tree of routerInfo-*.dat / router.info files);
+	// relative to the config file's folder, absolute after Load.
+	SeedDir string `yaml:"seed_dir"`
 }
 
 // Tunnel is one entry of `tunnels:`.

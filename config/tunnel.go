@@ -67,7 +67,7 @@ func (t Tunnel) Equal(u Tunnel) bool {
 
 // Equal reports whether r and s select the same router; when they differ a
 // reload must restart the router connection and with it every tunnel.
-func (r Router) Equal(s Router) bool { return r == s }
+func (r Router) Equal(s Router) bool { return reflect.DeepEqual(r, s) }
 
 // RouterEqual reports whether f and g run on the same router (see
 // Router.Equal). Control is not part of it: a new control address only

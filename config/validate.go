@@ -19,7 +19,7 @@ import (
 // Defaults applied by Load, Parse and Validate.
 const (
 	BackendSAM      = "sam"            // external router over SAMv3
-	BackendEmbedded = "embedded"       // the bundled router (not available yet)
+	BackendEmbedded = "embedded"       // the bundled router (no tunnels yet)
 	DefaultSAM      = "127.0.0.1:7656" // the SAM port of i2pd and Java I2P
 	DefaultDatadir  = "./data"         // relative to the config file's folder
 	DefaultHost     = "127.0.0.1"      // host of "port" / ":port" addresses
@@ -30,7 +30,7 @@ const (
 // ("" = available).
 var backends = map[string]string{
 	BackendSAM:      "",
-	BackendEmbedded: "the bundled router is not available yet; use \"sam\" with an external router (i2pd or Java I2P) that has SAM enabled",
+	BackendEmbedded: "",
 }
 
 // kind describes one tunnel type. Adding a type is one line in kinds (plus
@@ -166,11 +166,32 @@ func (f *File) checkRouter(p *problems, base string, used *ports) {
 		r.Backend = BackendSAM
 	}
 	if why, ok := backends[r.Backend]; !ok {
-		p.errorf("router.backend", "%q is not a backend (use %q)", r.Backend, BackendSAM)
+		p.errorf("router.backend", "%q is not a backend (use %q or %q)", r.Backend, BackendSAM, BackendEmbedded)
 	} else if why != "" {
 		p.errorf("router.backend", "%q: %s", r.Backend, why)
 	}
+	if r.Backend == BackendEmbedded {
+		f.checkEmbedded(p, base, used)
+	} else {
+		f.checkSAMOnly(p)
+		f.checkSAM(p, used)
+	}
 
+	if r.Datadir == "" {
+		r.Datadir = DefaultDatadir
+	}
+	if dir, err := resolvePath(base, r.Datadir); err != nil {
+		p.errorf("router.datadir", "%v", err)
+		// Paths relative to it cannot be resolved; say so once.
+		p.bad["router.datadir"] = true
+	} else {
+		r.Datadir = dir
+	}
+}
+
+// checkSAM defaults and validates the SAM bridge address.
+func (f *File) checkSAM(p *problems, used *ports) {
+	r := &f.Router
 	if r.SAM == "" {
 		r.SAM = DefaultSAM
 	}
@@ -183,17 +204,6 @@ func (f *File) checkRouter(p *problems, base string, used *ports) {
 		} else {
 			used.claim(ep, "router.sam")
 		}
-	}
-
-	if r.Datadir == "" {
-		r.Datadir = DefaultDatadir
-	}
-	if dir, err := resolvePath(base, r.Datadir); err != nil {
-		p.errorf("router.datadir", "%v", err)
-		// Paths relative to it cannot be resolved; say so once.
-		p.bad["router.datadir"] = true
-	} else {
-		r.Datadir = dir
 	}
 }
 
@@ -236,7 +246,9 @@ func (f *File) checkControl(p *problems, used *ports) {
 }
 
 func (f *File) checkTunnels(p *problems, used *ports) {
-	if len(f.Tunnels) == 0 && !p.failed("tunnels") {
+	// The embedded router alone is a use of its own (a relay, a
+	// floodfill); only a sam bridge with nothing to carry is a mistake.
+	if len(f.Tunnels) == 0 && !p.failed("tunnels") && f.Router.Backend != BackendEmbedded {
 		p.warnf("tunnels", "no tunnels defined")
 	}
 	names := map[string]int{} // lower-case name -> index

@@ -28,6 +28,26 @@ type Status struct {
 	Uptime  string   `json:"uptime"`
 	Backend string   `json:"backend"` // router backend, e.g. "sam"
 	Tunnels []Tunnel `json:"tunnels"`
+	// Router is the embedded router's state; absent with an external
+	// router (backend sam), whose own console shows it.
+	Router *Router `json:"router,omitempty"`
+}
+
+// Router is the embedded router as router.Status reports it, with explicit
+// JSON names (this package does not depend on the router).
+type Router struct {
+	Hash       string    `json:"hash"`            // base64 router hash, as i2pd shows it
+	NetID      int       `json:"netid"`           // network id (2 = the public network)
+	NTCP2      string    `json:"ntcp2,omitempty"` // published ip:port; empty when firewalled
+	Caps       string    `json:"caps"`            // e.g. "LR", "LfR", "LU"
+	Floodfill  bool      `json:"floodfill"`
+	Routers    int       `json:"routers"`    // known routers, ourselves excluded
+	Floodfills int       `json:"floodfills"` // of which floodfills
+	LeaseSets  int       `json:"leasesets"`
+	Sessions   int       `json:"sessions"`           // open NTCP2 sessions
+	Inbound    int       `json:"inbound"`            // of which they dialed
+	Outbound   int       `json:"outbound"`           // of which we dialed
+	Published  time.Time `json:"published,omitzero"` // last confirmed publish of our RouterInfo
 }
 
 // Tunnel is one tunnel's state as the supervisor reports it. It mirrors

@@ -1,5 +1,5 @@
-// Command i2pbridge runs I2PTunnel-style tunnels (tcp client/server now) on
-// top of an I2P router, as defined in a YAML file.
+// Command i2pbridge runs I2PTunnel-style tunnels on top of an I2P router
+// (an external one over SAM, or the bundled one), as defined in a YAML file.
 //
 // This package is wiring only: flags, signals, logging setup. Each
 // subcommand is a function taking (ctx, args, stdout, stderr) and returning
@@ -32,10 +32,11 @@ type command struct {
 
 func commands() []command {
 	return []command{
-		{"run", "run the tunnels of a config file", runCmd},
+		{"run", "run the tunnels (or the embedded router alone) of a config file", runCmd},
 		{"check", "validate a config file", checkCmd},
-		{"status", "show the tunnels of a running i2pbridge", statusCmd},
+		{"status", "show the tunnels and router of a running i2pbridge", statusCmd},
 		{"keygen", "create a private key file for a destination", keygenCmd},
+		{"ri", "print a RouterInfo file (router.info, routerInfo-*.dat) as text", riCmd},
 		{"version", "print the version", versionCmd},
 	}
 }

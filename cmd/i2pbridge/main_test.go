@@ -49,7 +49,7 @@ func TestUsage(t *testing.T) {
 			if !strings.Contains(usageOut, "Usage:\n  i2pbridge <command> [flags]") {
 				t.Errorf("usage missing from output:\n%s", usageOut)
 			}
-			for _, c := range []string{"run", "check", "status", "keygen", "version"} {
+			for _, c := range []string{"run", "check", "status", "keygen", "ri", "version"} {
 				if !strings.Contains(usageOut, "\n  "+c+" ") {
 					t.Errorf("usage does not list %q:\n%s", c, usageOut)
 				}
@@ -72,6 +72,8 @@ func TestSubcommandHelp(t *testing.T) {
 		{[]string{"check", "-h"}, "i2pbridge check -c FILE", []string{"-c FILE"}},
 		{[]string{"status", "-help"}, "i2pbridge status -c FILE [-json]", []string{"-c FILE", "-json"}},
 		{[]string{"keygen", "-h"}, "i2pbridge keygen -o FILE [-f]", []string{"-o FILE", "-f"}},
+		{[]string{"ri", "-h"}, "i2pbridge ri FILE", []string{"RouterInfo", "signature"}},
+		{[]string{"help", "ri"}, "i2pbridge ri FILE", nil},
 		{[]string{"version", "-h"}, "i2pbridge version", nil},
 	}
 	for _, tt := range tests {

@@ -20,17 +20,22 @@ import (
 	"i2pbridge/config"
 )
 
+// routerStatusTimeout bounds asking the embedded router for its counts.
+const routerStatusTimeout = 2 * time.Second
+
 // netFactory creates the router backend a config names. run takes it as a
 // parameter so tests run the whole command on an in-memory network.
 type netFactory func(ctx context.Context, r config.Router, logger *slog.Logger) (i2pnet.Network, error)
 
 // newNetwork is the production netFactory.
-func newNetwork(_ context.Context, r config.Router, logger *slog.Logger) (i2pnet.Network, error) {
+func newNetwork(ctx context.Context, r config.Router, logger *slog.Logger) (i2pnet.Network, error) {
 	switch r.Backend {
-	case "sam":
+	case config.BackendSAM:
 		return samnet.New(samnet.Config{Addr: r.SAM, Logger: logger}), nil
+	case config.BackendEmbedded:
+		return startEmbedded(ctx, routerConfig(r, logger))
 	default:
-		return nil, fmt.Errorf("router backend %q is not available in this build (use \"sam\")", r.Backend)
+		return nil, fmt.Errorf("router backend %q is not available in this build (use %q or %q)", r.Backend, config.BackendSAM, config.BackendEmbedded)
 	}
 }
 
@@ -44,11 +49,12 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 const runAbout = `Start the tunnels of config FILE on the router it names and serve the status endpoint
-(see 'i2pbridge status'). Logs go to stderr.
+(see 'i2pbridge status'). Logs go to stderr. With router backend "embedded" and no
+tunnels, run the bundled I2P router alone (keys, router.info and netDb in the datadir).
 
 Signals: SIGHUP reloads FILE (an invalid file is reported and the running tunnels stay as
-they are; unchanged tunnels keep their connections). SIGINT or SIGTERM stops cleanly; a
-second one exits at once.`
+they are; unchanged tunnels keep their connections; router: settings need a restart).
+SIGINT or SIGTERM stops cleanly; a second one exits at once.`
 
 // run is the run command with its environment injected: the backend
 // factory and the signal stream (SIGHUP, SIGINT, SIGTERM).
@@ -158,13 +164,22 @@ func (r *runner) run(ctx context.Context, nf netFactory) int {
 	serveDone := make(chan error, 1)
 	go func() {
 		serveDone <- control.Serve(serveCtx, ln, func() control.Status {
-			return control.Status{
+			st := control.Status{
 				Version: version,
 				Started: started,
 				Uptime:  time.Since(started).Round(time.Second).String(),
 				Backend: backend,
 				Tunnels: tunnelsOf(r.sup.Status()),
 			}
+			if rs, ok := netw.(routerStatuser); ok {
+				// Bounded: a status request must not hang on a busy
+				// transport loop.
+				ctx, cancel := context.WithTimeout(serveCtx, routerStatusTimeout)
+				rst := rs.routerStatus(ctx)
+				cancel()
+				st.Router = &rst
+			}
+			return st
 		}, r.logger)
 	}()
 
@@ -310,8 +325,8 @@ func (r *runner) reload(ctx context.Context) stopReason {
 	if f.Control != r.cfg.Control {
 		r.logger.Warn("reload: a new control endpoint takes effect on restart", "running", r.cfg.Control, "file", f.Control)
 	}
-	if f.Router != r.cfg.Router {
-		r.logger.Warn("reload: router settings take effect on restart")
+	if !f.Router.Equal(r.cfg.Router) {
+		r.logger.Warn("reload: router settings changed; they take effect on restart (the router keeps running as it was started)")
 	}
 	before := tunnelNames(r.sup.Status())
 	stop, err := r.await(ctx, "reloading", func(ctx context.Context) error { return r.sup.Reload(ctx, f) })

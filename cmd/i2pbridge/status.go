@@ -22,7 +22,8 @@ const statusTimeout = 10 * time.Second
 func statusCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	flags := newFlagSet("status", "-c FILE [-json]",
 		"Show the tunnels of the i2pbridge running with config FILE, read from the control\n"+
-			"endpoint the file names (`control:`). IN is bytes from I2P, OUT bytes to I2P.", stderr)
+			"endpoint the file names (`control:`). IN is bytes from I2P, OUT bytes to I2P.\n"+
+			"With the embedded router, also its hash, caps, known routers and NTCP2 sessions.", stderr)
 	path := flags.String("c", "", "config `FILE` of the running i2pbridge")
 	asJSON := flags.Bool("json", false, "print the raw status document as JSON")
 	if code, ok := flags.parse(args, stdout); !ok {
@@ -62,6 +63,9 @@ func statusCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 // one hands out).
 func writeStatusTable(w io.Writer, st control.Status) {
 	fmt.Fprintf(w, "i2pbridge %s, backend %s, up %s, %s\n", st.Version, st.Backend, st.Uptime, plural(len(st.Tunnels), "tunnel"))
+	if r := st.Router; r != nil {
+		writeRouterStatus(w, *r)
+	}
 	if len(st.Tunnels) == 0 {
 		return
 	}
@@ -110,4 +114,21 @@ func humanBytes(n uint64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", v, "KMGTPE"[exp])
+}
+
+// writeRouterStatus prints the embedded router in three lines: who it is,
+// what it knows, whom it talks to.
+func writeRouterStatus(w io.Writer, r control.Router) {
+	ntcp2 := r.NTCP2
+	if ntcp2 == "" {
+		ntcp2 = "not reachable (firewalled)"
+	}
+	fmt.Fprintf(w, "router %s, netid %d, caps %s, ntcp2 %s\n", r.Hash, r.NetID, r.Caps, ntcp2)
+	published := "not yet"
+	if !r.Published.IsZero() {
+		published = time.Since(r.Published).Round(time.Second).String() + " ago"
+	}
+	fmt.Fprintf(w, "  netdb: %s (%s), %s; published %s\n",
+		plural(r.Routers, "known router"), plural(r.Floodfills, "floodfill"), plural(r.LeaseSets, "leaseset"), published)
+	fmt.Fprintf(w, "  ntcp2: %s (%d inbound, %d outbound)\n", plural(r.Sessions, "session"), r.Inbound, r.Outbound)
 }

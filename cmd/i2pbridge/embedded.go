@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"i2pbridge/bridge/control"
+	"i2pbridge/bridge/i2pnet"
+	"i2pbridge/config"
+	"i2pbridge/router"
+)
+
+// errNoStreaming: the embedded router has no destinations or streaming yet
+// (issue 7); config validation already refuses tunnels with it, so this only
+// fires if a File built in Go skipped validation.
+var errNoStreaming = errors.New("the embedded router has no streaming layer yet: tunnels need backend sam")
+
+// routerStatuser is a backend that can describe its router for the status
+// endpoint (the embedded one; an external router has its own console).
+type routerStatuser interface {
+	routerStatus(ctx context.Context) control.Router
+}
+
+// embeddedNet runs the bundled router for the life of one `i2pbridge run`.
+// It is an i2pnet.Network so the runner treats both backends alike; Open
+// fails until the router has destinations.
+type embeddedNet struct {
+	r      *router.Router
+	netID  int
+	cancel context.CancelFunc
+	done   chan error // Run's result, then closed
+
+	once sync.Once
+	err  error
+}
+
+var _ i2pnet.Network = (*embeddedNet)(nil)
+
+// routerConfig maps the YAML router settings onto router.Config.
+func routerConfig(r config.Router, logger *slog.Logger) router.Config {
+	return router.Config{
+		Datadir:       r.Datadir,
+		NetID:         r.NetID,
+		NTCP2Listen:   r.NTCP2.Listen,
+		NTCP2Host:     r.NTCP2.Host,
+		Floodfill:     r.Floodfill,
+		SeedDir:       r.SeedDir,
+		ReseedFiles:   r.Reseed.Files,
+		ReseedURLs:    r.Reseed.URLs,
+		ReseedCertDir: r.Reseed.CertDir,
+		Logger:        logger,
+	}
+}
+
+// startEmbedded creates the router (keys and router.info in the datadir,
+// the NTCP2 listener, the netDb) and runs it until Close or ctx ends.
+func startEmbedded(ctx context.Context, rc router.Config) (*embeddedNet, error) {
+	rt, err := router.New(rc)
+	if err != nil {
+		return nil, fmt.Errorf("embedded router: %w", err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	e := &embeddedNet{r: rt, netID: rc.NetID, cancel: cancel, done: make(chan error, 1)}
+	if e.netID == 0 {
+		e.netID = router.DefaultNetID
+	}
+	go func() {
+		err := rt.Run(ctx)
+		if err != nil && rc.Logger != nil {
+			// The runner keeps the status endpoint up; the log and the
+			// status (no sessions) tell the user the router is gone.
+			rc.Logger.Error("embedded router stopped", "err", err)
+		}
+		e.done <- err
+		close(e.done)
+	}()
+	return e, nil
+}
+
+func (e *embeddedNet) Open(context.Context, i2pnet.SessionConfig) (i2pnet.Session, error) {
+	return nil, errNoStreaming
+}
+
+// Close stops the router and waits for it; later calls return the same
+// result.
+func (e *embeddedNet) Close() error {
+	e.once.Do(func() {
+		e.cancel()
+		if err := <-e.done; err != nil {
+			e.err = fmt.Errorf("embedded router: %w", err)
+		}
+	})
+	return e.err
+}
+
+func (e *embeddedNet) routerStatus(ctx context.Context) control.Router {
+	st := e.r.Status(ctx)
+	out := control.Router{
+		Hash: st.Hash.Base64(), NetID: e.netID, Caps: st.Caps, Floodfill: st.Floodfill,
+		Routers: st.Routers, Floodfills: st.Floodfills, LeaseSets: st.LeaseSets,
+		Sessions: st.Sessions, Inbound: st.Inbound, Outbound: st.Outbound,
+		Published: st.Published,
+	}
+	if st.NTCP2.IsValid() {
+		out.NTCP2 = st.NTCP2.String()
+	}
+	return out
+}
