@@ -5,8 +5,10 @@
 // Garlic message to a router's RouterIdentity X25519 key, and the
 // single-use tag table for "tag-only" replies (an 8-byte tag and a 32-byte
 // key handed out in a DatabaseLookup or derived by a short tunnel build).
-// The ECIES-X25519-AEAD-Ratchet for destinations (ecies.rst) shares the
-// payload block format (routernblocks.go) and will live beside it.
+// The ECIES-X25519-AEAD-Ratchet for destinations (ecies.rst: NS, NSR, ES,
+// tag sets, NextKey, Ack) shares the payload block format (routernblocks.go,
+// blocks.go) and lives beside it: ratchet*.go and tagset.go, with Keyring
+// as the per-destination entry point.
 //
 // # Message flow
 //
