@@ -7,6 +7,11 @@
 // the other direction keeps flowing until it ends as well; this is what
 // lets request/response protocols that signal "end of request" with a
 // half-close (rsync, `nc -N`, HTTP/1.0 clients) work through a tunnel.
+// When the destination cannot half-close (an I2P stream over i2pd's SAM
+// bridge, where shutting down the write side ends the whole stream), the
+// other direction still keeps flowing, until it ends or has been quiet for
+// Options.Linger; then both sides are closed. That keeps responses to a
+// half-closed request intact without leaving connections open forever.
 // Any other read or write error aborts the relay and closes both sides.
 // An optional idle timeout closes both sides when no byte moved in either
 // direction for that long, and cancelling the ctx does the same.
@@ -62,7 +67,14 @@ type Options struct {
 	// Counters, when set, receive the byte counts as they flow (shared
 	// by all relays of a tunnel).
 	Counters *Counters
+	// Linger bounds how long the other direction may stay quiet after a
+	// direction ended whose destination cannot half-close. 0 means
+	// DefaultLinger.
+	Linger time.Duration
 }
+
+// DefaultLinger is the Linger used when Options.Linger is 0.
+const DefaultLinger = 30 * time.Second
 
 // Stats are the totals of one finished Run.
 type Stats struct {
@@ -163,6 +175,26 @@ func (r *relay) abort(reason error) {
 	})
 }
 
+// linger closes both sides once no byte has moved for Linger.
+func (r *relay) linger() {
+	d := r.opts.Linger
+	if d <= 0 {
+		d = DefaultLinger
+	}
+	var t *time.Timer
+	t = time.AfterFunc(d, func() {
+		if r.done.Load() {
+			return
+		}
+		quiet := time.Since(r.start) - time.Duration(r.lastActive.Load())
+		if quiet >= d {
+			r.abort(nil)
+			return
+		}
+		t.Reset(d - quiet)
+	})
+}
+
 func (r *relay) closeBoth() {
 	r.a.Close()
 	r.b.Close()
@@ -202,10 +234,11 @@ func (r *relay) copy(dst, src net.Conn, own, shared *atomic.Uint64, dir string) 
 				cw.CloseWrite()
 				return nil
 			}
-			// Without half-close the peer of dst would never learn
-			// that this direction ended; closing everything is the
-			// only way not to hang until the idle timeout.
-			r.abort(nil)
+			// Without half-close the peer of dst cannot learn that
+			// this direction ended. Closing everything now would cut
+			// off a response still on its way, so the other
+			// direction gets Linger of quiet before both close.
+			r.linger()
 			return nil
 		}
 		if rerr != nil {

@@ -251,31 +251,56 @@ func TestRelayWriteErrorAborts(t *testing.T) {
 	}
 }
 
-// TestRelayWithoutCloseWriteClosesBoth: when the destination of an ended
-// direction cannot half-close (net.Pipe), Run closes both sides instead of
-// leaving the peer waiting forever.
-func TestRelayWithoutCloseWriteClosesBoth(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		outerA, a := net.Pipe()
-		b, outerB := net.Pipe()
-		done := make(chan result, 1)
-		go func() {
-			st, err := Run(context.Background(), a, b, Options{})
-			done <- result{st, err}
-		}()
-		go func() {
-			outerA.Write([]byte("bye"))
-			outerA.Close()
-		}()
-		got, _ := io.ReadAll(outerB)
-		if string(got) != "bye" {
-			t.Fatalf("b got %q", got)
-		}
-		r := <-done
-		if r.err != nil || r.stats.AToB != 3 {
-			t.Fatalf("Run = %+v, %v", r.stats, r.err)
-		}
-	})
+// TestRelayWithoutCloseWriteLingers: when the destination of an ended
+// direction cannot half-close (net.Pipe here; an I2P stream over i2pd's SAM
+// in real life), the response still flows back, and both sides close once
+// the other direction has been quiet for Linger.
+func TestRelayWithoutCloseWriteLingers(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	outerA, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer outerA.Close()
+	a, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, outerB := net.Pipe()
+	const linger = 300 * time.Millisecond
+	done := make(chan result, 1)
+	go func() {
+		st, err := Run(context.Background(), a, b, Options{Linger: linger})
+		done <- result{st, err}
+	}()
+	if _, err := outerA.Write([]byte("req")); err != nil {
+		t.Fatal(err)
+	}
+	outerA.(*net.TCPConn).CloseWrite()
+	got := make([]byte, 3)
+	if _, err := io.ReadFull(outerB, got); err != nil || string(got) != "req" {
+		t.Fatalf("b got %q, %v", got, err)
+	}
+	// The request direction has ended; the response must still arrive.
+	if _, err := outerB.Write([]byte("resp")); err != nil {
+		t.Fatalf("response after the request ended: %v", err)
+	}
+	start := time.Now()
+	resp, err := io.ReadAll(outerA)
+	if err != nil || string(resp) != "resp" {
+		t.Fatalf("a got %q, %v", resp, err)
+	}
+	if quiet := time.Since(start); quiet < linger/2 {
+		t.Fatalf("closed after %v of quiet, want about %v", quiet, linger)
+	}
+	r := <-done
+	if r.err != nil || r.stats.AToB != 3 || r.stats.BToA != 4 {
+		t.Fatalf("Run = %+v, %v", r.stats, r.err)
+	}
 }
 
 // TestRelayIdleTimeout checks, on a fake clock, that traffic in either

@@ -142,15 +142,10 @@ func (c *streamConn) Read(p []byte) (int, error) {
 	return c.Conn.Read(p)
 }
 
-// CloseWrite half-closes the socket when the transport can. Note that
-// i2pd ends the whole I2P stream when its SAM socket reads EOF, so a
-// half-close is effectively a close there.
-func (c *streamConn) CloseWrite() error {
-	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
-		return cw.CloseWrite()
-	}
-	return c.Close()
-}
+// streamConn deliberately has no CloseWrite: i2pd ends the whole I2P
+// stream when its SAM socket reads EOF, so a half-close would cut off the
+// peer's response. Without it, bridge/relay keeps the other direction
+// flowing and closes both once it has gone quiet.
 
 func (c *streamConn) Close() error {
 	c.closeOnce.Do(func() {

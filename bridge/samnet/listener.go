@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"i2pbridge/bridge/i2pnet"
@@ -144,6 +146,19 @@ func (l *listener) worker(ctx context.Context, idx int) {
 			if s.stale(ctx, lk) {
 				continue // session being re-created; waitUp blocks until it is
 			}
+			if errors.Is(err, errAcceptDropped) {
+				// The control socket is up, yet the router dropped a
+				// pending ACCEPT without handing it a stream. i2pd 2.45
+				// does this when it resets the destination's acceptors:
+				// after a quick restart SESSION CREATE returns the old,
+				// dying destination (in ~1 ms instead of the usual
+				// readiness wait), which i2pd deletes 5 s after the old
+				// session closed. Its streams never reach us again, so
+				// the only cure is a new session.
+				s.log.Warn("sam: router dropped a pending STREAM ACCEPT; re-creating the session", "err", err)
+				lk.ctl.close()
+				continue
+			}
 			d := b.next()
 			s.log.Debug("sam: STREAM ACCEPT failed", "err", err, "retry_in", d.Round(time.Millisecond))
 			if !sleepCtx(ctx, d) {
@@ -160,6 +175,10 @@ func (l *listener) worker(ctx context.Context, idx int) {
 		}
 	}
 }
+
+// errAcceptDropped: the router closed a pending STREAM ACCEPT socket
+// without a stream.
+var errAcceptDropped = errors.New("router closed the pending accept")
 
 // refusesConcurrentAccept recognises Java I2P's answer to a second pending
 // ACCEPT before SAM 3.2.
@@ -224,6 +243,9 @@ func acceptHandshake(c *samConn, v version, id string) (samline.Message, error) 
 	}
 	peer, err := c.readMsg()
 	if err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) {
+			err = errAcceptDropped
+		}
 		return samline.Message{}, fmt.Errorf("STREAM ACCEPT: waiting for a stream: %w", err)
 	}
 	return peer, nil

@@ -681,6 +681,54 @@ func TestReconnectAfterControlDrop(t *testing.T) {
 	}
 }
 
+// TestDroppedAcceptRecreatesSession: a router that closes the pending
+// ACCEPTs while the control socket stays up (i2pd resetting a dying
+// destination's acceptors) gets a new session, and streams arrive again.
+func TestDroppedAcceptRecreatesSession(t *testing.T) {
+	srv := newFake(t, samtest.Config{})
+	n := newNet(t, srv.Addr(), nil)
+	server := openSession(t, n, "server", nil)
+	client := openSession(t, n, "client", nil)
+	l, err := server.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for srv.Count("STREAM ACCEPT") == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	creates := srv.Count("SESSION CREATE")
+	srv.DropAccepts()
+	for srv.Count("SESSION CREATE") == creates && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := srv.Count("SESSION CREATE"); got != creates+1 {
+		t.Fatalf("SESSION CREATEs after the dropped accept: %d, want %d", got, creates+1)
+	}
+	waitState(t, server, "up")
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		c, err := client.Dial(ctx, server.Addr().Dest.B32())
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		c.Write([]byte("hi"))
+		c.Close()
+	}()
+	c, err := l.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	buf := make([]byte, 2)
+	if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "hi" {
+		t.Fatalf("stream after the new session: %q, %v", buf, err)
+	}
+}
+
 func TestAcceptAndDialSurviveBridgeRestart(t *testing.T) {
 	// LookupTimeout: the client's session may come back before the
 	// server's; the bridge then waits for the leaseset like a router.

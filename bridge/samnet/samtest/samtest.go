@@ -298,6 +298,24 @@ func (s *Server) DropControl() {
 	}
 }
 
+// DropAccepts closes every pending STREAM ACCEPT socket while leaving the
+// control sockets up, as i2pd 2.45 does when it resets the acceptors of a
+// destination that is being torn down.
+func (s *Server) DropAccepts() {
+	s.mu.Lock()
+	var cs []*sconn
+	for _, ss := range s.sessions {
+		for _, a := range ss.acceptors {
+			cs = append(cs, a.c)
+		}
+		ss.acceptors = nil
+	}
+	s.mu.Unlock()
+	for _, c := range cs {
+		_ = c.Close()
+	}
+}
+
 // FailCreates makes the next n SESSION CREATEs answer RESULT=result (with
 // MESSAGE=message when not empty) and close the socket.
 func (s *Server) FailCreates(result, message string, n int) {
