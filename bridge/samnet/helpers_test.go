@@ -55,6 +55,9 @@ func newNet(t *testing.T, addr string, mod func(*Config)) *Network {
 		Logger:     testLogger(t),
 		MinBackoff: 10 * time.Millisecond,
 		MaxBackoff: 100 * time.Millisecond,
+		// The fake answers SESSION CREATE at once; the stale-destination
+		// guard has its own test.
+		StaleAnswer: -1,
 	}
 	if mod != nil {
 		mod(&cfg)

@@ -38,6 +38,15 @@ type Config struct {
 	// HelloTimeout bounds the wait for HELLO REPLY; a bridge answers it
 	// at once. Default 30s.
 	HelloTimeout time.Duration
+	// StaleAnswer and StaleWait guard against i2pd 2.45's dying
+	// destinations: it deletes a closed session's destination 5 s after
+	// the close, and a SESSION CREATE with the same keys before then is
+	// answered at once (a new destination takes its ~20 s readiness wait)
+	// with that destination, whose streams stop 5 s later. Below SAM 3.2,
+	// an answer faster than StaleAnswer is taken for such a destination:
+	// the session is closed and created again after StaleWait. Defaults
+	// 1 s and 6 s; a negative StaleAnswer turns the guard off.
+	StaleAnswer, StaleWait time.Duration
 	// CreateTimeout bounds SESSION CREATE while reconnecting (Open uses its
 	// ctx instead). i2pd answers only when its tunnels are built, checking
 	// every 20 s, and never when it has no peers. Default 3m.
@@ -103,6 +112,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.AcceptPool <= 0 {
 		c.AcceptPool = 4
+	}
+	if c.StaleAnswer == 0 {
+		c.StaleAnswer = time.Second
+	}
+	if c.StaleWait <= 0 {
+		c.StaleWait = 6 * time.Second
 	}
 	if c.MaxVersion == "" {
 		c.MaxVersion = v33.String()

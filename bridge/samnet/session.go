@@ -207,8 +207,35 @@ func (s *Session) open(ctx context.Context) error {
 }
 
 // create runs HELLO + SESSION CREATE on a new control socket and, on
-// success, publishes the link (state up).
+// success, publishes the link (state up). A suspiciously fast answer from
+// an old router (see Config.StaleAnswer) is retried once after StaleWait.
 func (s *Session) create(ctx context.Context) (link, error) {
+	l, stale, err := s.createOnce(ctx, true)
+	if !stale {
+		return l, err
+	}
+	s.log.Warn("sam: router answered SESSION CREATE at once, likely with the destination of a session closed moments ago (i2pd keeps it 5 s, then deletes it); creating the session again",
+		"wait", s.n.cfg.StaleWait)
+	if !sleepCtx(ctx, s.n.cfg.StaleWait) {
+		return link{}, ctx.Err()
+	}
+	l, _, err = s.createOnce(ctx, false)
+	return l, err
+}
+
+func (s *Session) createOnce(ctx context.Context, guard bool) (link, bool, error) {
+	l, err := s.createLink(ctx, guard)
+	if errors.Is(err, errStaleDestination) {
+		return link{}, true, nil
+	}
+	return l, false, err
+}
+
+// errStaleDestination: SESSION CREATE answered faster than a new
+// destination can be ready (Config.StaleAnswer).
+var errStaleDestination = errors.New("samnet: stale destination")
+
+func (s *Session) createLink(ctx context.Context, guard bool) (link, error) {
 	c, v, err := s.n.negotiate(ctx)
 	if err != nil {
 		return link{}, err
@@ -246,8 +273,14 @@ func (s *Session) create(ctx context.Context) (link, error) {
 	if err == nil {
 		err = s.checkDestination(m.Value("DESTINATION"))
 	}
+	if err == nil && guard && !v.hasPing() && time.Since(start) < s.n.cfg.StaleAnswer {
+		err = errStaleDestination
+	}
 	if err != nil {
 		ct.close()
+		if errors.Is(err, errStaleDestination) {
+			return link{}, err
+		}
 		select {
 		case <-s.done:
 			return link{}, i2pnet.ErrClosed

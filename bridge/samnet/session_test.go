@@ -1126,3 +1126,31 @@ func TestFlappingSessionBacksOff(t *testing.T) {
 		t.Fatalf("%d SESSION CREATEs: the watcher does not re-create", got)
 	}
 }
+
+// TestStaleDestinationGuard: below SAM 3.2 a SESSION CREATE answered at once
+// is taken for i2pd's dying destination and created again after StaleWait;
+// a router that takes its time, or speaks 3.2+, is trusted on the first
+// answer.
+func TestStaleDestinationGuard(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		cfg     samtest.Config
+		creates int
+	}{
+		{"i2pd 2.45 answering at once", samtest.Config{MaxVersion: "3.1"}, 2},
+		{"i2pd 2.45 after its readiness wait", samtest.Config{MaxVersion: "3.1", CreateDelay: 1200 * time.Millisecond}, 1},
+		{"SAM 3.3 router", samtest.Config{MaxVersion: "3.3"}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := newFake(t, tc.cfg)
+			n := newNet(t, srv.Addr(), func(c *Config) {
+				c.StaleAnswer = time.Second
+				c.StaleWait = 50 * time.Millisecond
+			})
+			openSession(t, n, "server", nil)
+			if got := srv.Count("SESSION CREATE"); got != tc.creates {
+				t.Fatalf("SESSION CREATEs = %d, want %d", got, tc.creates)
+			}
+		})
+	}
+}
