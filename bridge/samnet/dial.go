@@ -184,7 +184,7 @@ func (s *Session) connect(ctx context.Context, l link, dest string, port int, re
 		}
 		return nil, ctxErr(ctx, err)
 	}
-	sc := &streamConn{samConn: c, local: s.addr, remote: remote}
+	sc := &streamConn{samConn: c, local: s.Addr(), remote: remote}
 	s.swapTracked(c, sc)
 	return sc, nil
 }

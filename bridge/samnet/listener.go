@@ -81,7 +81,7 @@ func (l *listener) Accept() (net.Conn, error) {
 }
 
 // Addr is the session's destination.
-func (l *listener) Addr() net.Addr { return l.s.addr }
+func (l *listener) Addr() net.Addr { return l.s.Addr() }
 
 // Close stops accepting and closes the pending ACCEPT sockets and any
 // stream not yet returned by Accept. The session stays open.
@@ -216,7 +216,7 @@ func (l *listener) accept(ctx context.Context, lk link) (*streamConn, error) {
 		_ = c.Close()
 		return nil, err
 	}
-	local.Dest = s.addr.Dest
+	local.Dest = s.Addr().Dest
 	sc := &streamConn{samConn: c, local: local, remote: remote}
 	s.swapTracked(c, sc)
 	s.log.Debug("sam: incoming stream", "peer", remote.Dest.Hash().Short())

@@ -57,13 +57,16 @@ const maxDuplicatedID = 3
 // Session is one SAM STREAM session: a local destination on the router,
 // kept alive across control-socket losses and router restarts.
 type Session struct {
-	n      *Network
-	log    *slog.Logger
-	name   string
-	keys   data.PrivateKeys
-	addr   i2pnet.Addr
-	opts   []samline.Arg
-	idBase string
+	n    *Network
+	log  *slog.Logger
+	name string
+	// keys and addr change only when a transient session is re-created
+	// (rekey); read them through ident.
+	keys      data.PrivateKeys
+	addr      i2pnet.Addr
+	transient bool
+	opts      []samline.Arg
+	idBase    string
 
 	cancel context.CancelFunc // ends the watcher and any reconnect
 	done   chan struct{}      // closed by Close
@@ -99,10 +102,10 @@ func newSession(n *Network, cfg i2pnet.SessionConfig) (*Session, error) {
 		}
 	} else {
 		// Transient destinations are generated here rather than by the
-		// router (DESTINATION=TRANSIENT) so the b32 survives reconnects:
-		// the router would hand out a new destination every time. The
-		// keys are Ed25519 + X25519 (crypto type 4), which i2pd 2.45
-		// accepts over SAM.
+		// router (DESTINATION=TRANSIENT), so that the keys are known to
+		// us. They are replaced at every reconnect (see rekey). The keys
+		// are Ed25519 + X25519 (crypto type 4), which i2pd 2.45 accepts
+		// over SAM.
 		var err error
 		if keys, err = data.GeneratePrivateKeys(n.cfg.Rand); err != nil {
 			return nil, fmt.Errorf("samnet: transient keys: %w", err)
@@ -126,15 +129,16 @@ func newSession(n *Network, cfg i2pnet.SessionConfig) (*Session, error) {
 		return nil, err
 	}
 	s := &Session{
-		n:       n,
-		name:    cfg.Name,
-		keys:    keys,
-		addr:    i2pnet.Addr{Dest: keys.Destination()},
-		opts:    opts,
-		idBase:  sessionIDBase(cfg.Name) + "-" + suffix,
-		done:    make(chan struct{}),
-		upCh:    make(chan struct{}),
-		closers: make(map[io.Closer]struct{}),
+		n:         n,
+		name:      cfg.Name,
+		keys:      keys,
+		addr:      i2pnet.Addr{Dest: keys.Destination()},
+		transient: cfg.Keys == nil,
+		opts:      opts,
+		idBase:    sessionIDBase(cfg.Name) + "-" + suffix,
+		done:      make(chan struct{}),
+		upCh:      make(chan struct{}),
+		closers:   make(map[io.Closer]struct{}),
 	}
 	s.log = n.log.With("session", cfg.Name, "dest", s.addr.Dest.Hash().Short())
 	return s, nil
@@ -236,6 +240,7 @@ func (s *Session) createOnce(ctx context.Context, guard bool) (link, bool, error
 var errStaleDestination = errors.New("samnet: stale destination")
 
 func (s *Session) createLink(ctx context.Context, guard bool) (link, error) {
+	keys, _ := s.ident()
 	c, v, err := s.n.negotiate(ctx)
 	if err != nil {
 		return link{}, err
@@ -244,7 +249,7 @@ func (s *Session) createLink(ctx context.Context, guard bool) (link, error) {
 	args := append([]samline.Arg{
 		{Key: "STYLE", Value: "STREAM"},
 		{Key: "ID", Value: id},
-		{Key: "DESTINATION", Value: s.keys.Base64()},
+		{Key: "DESTINATION", Value: keys.Base64()},
 	}, s.opts...)
 	cmd := samline.Message{Verb: "SESSION", Sub: "CREATE", Args: args}
 	if _, err := cmd.Append(nil, v.hasQuoting()); err != nil {
@@ -314,8 +319,9 @@ func (s *Session) checkDestination(priv string) error {
 	if err != nil {
 		return fmt.Errorf("%w: SESSION STATUS DESTINATION: %w", ErrProtocol, err)
 	}
-	if d.Hash() != s.addr.Dest.Hash() {
-		return fmt.Errorf("%w: sent %s, got %s", ErrKeysMismatch, s.addr.Dest.B32(), d.B32())
+	_, addr := s.ident()
+	if d.Hash() != addr.Dest.Hash() {
+		return fmt.Errorf("%w: sent %s, got %s", ErrKeysMismatch, addr.Dest.B32(), d.B32())
 	}
 	return nil
 }
@@ -356,6 +362,7 @@ func (s *Session) watch(ctx context.Context, l link) {
 		} else if !sleepCtx(ctx, b.next()) {
 			return
 		}
+		s.rekey()
 		var ok bool
 		if l, ok = s.reconnect(ctx, &b); !ok {
 			return
@@ -425,7 +432,39 @@ func (s *Session) current() link {
 }
 
 // Addr is this session's destination.
-func (s *Session) Addr() i2pnet.Addr { return s.addr }
+func (s *Session) Addr() i2pnet.Addr {
+	_, a := s.ident()
+	return a
+}
+
+// ident returns the current keys and address.
+func (s *Session) ident() (data.PrivateKeys, i2pnet.Addr) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.keys, s.addr
+}
+
+// rekey gives a transient session a new destination before it is
+// re-created. Peers' routers keep state bound to the old one: i2pd 2.45
+// refuses a new ECIES session from a static key it saw in the last 120 s
+// and keeps sending on the old session and leaseset for minutes, so a
+// transient client that came back under the same keys could not reach
+// anyone for minutes after its router restarted. A transient address is
+// known to nobody, so a new one costs nothing.
+func (s *Session) rekey() {
+	if !s.transient {
+		return
+	}
+	keys, err := data.GeneratePrivateKeys(s.n.cfg.Rand)
+	if err != nil {
+		s.log.Warn("sam: new transient keys failed; keeping the old ones", "err", err)
+		return
+	}
+	s.mu.Lock()
+	s.keys, s.addr = keys, i2pnet.Addr{Dest: keys.Destination()}
+	s.mu.Unlock()
+	s.log.Info("sam: transient session gets a new destination", "dest", keys.Destination().Hash().Short())
+}
 
 // waitUp returns the current link, waiting while the session is being
 // re-created. It fails only with ctx or when the session is closed.

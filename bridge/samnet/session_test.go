@@ -642,9 +642,9 @@ func TestReconnectAfterControlDrop(t *testing.T) {
 		t.Run(bridge, func(t *testing.T) {
 			srv := newFake(t, samtest.Config{MaxVersion: bridge})
 			n := newNet(t, srv.Addr(), nil)
-			server := openSession(t, n, "server", nil) // transient keys
-			client := openSession(t, n, "client", nil)
-			addr := server.Addr()
+			server := openKeyedSession(t, n, "server") // persistent keys
+			client := openSession(t, n, "client", nil) // transient keys
+			addr, clientAddr := server.Addr(), client.Addr()
 			firstID := server.current().id
 			l, err := server.Listen()
 			if err != nil {
@@ -661,6 +661,11 @@ func TestReconnectAfterControlDrop(t *testing.T) {
 			waitState(t, client, "up")
 			if server.Addr() != addr {
 				t.Fatal("address changed across reconnect")
+			}
+			// A transient session comes back under a new destination,
+			// so peers' routers hold no state bound to the old one.
+			if client.Addr() == clientAddr {
+				t.Fatal("transient session kept its address across reconnect")
 			}
 			found := false
 			for _, si := range srv.Sessions() {
@@ -809,7 +814,7 @@ func TestAcceptAndDialSurviveBridgeRestart(t *testing.T) {
 func TestReconnectRetriesWhileRouterHoldsOldSession(t *testing.T) {
 	srv := newFake(t, samtest.Config{StaleSessionTTL: 300 * time.Millisecond})
 	n := newNet(t, srv.Addr(), nil)
-	s := openSession(t, n, "s", nil)
+	s := openKeyedSession(t, n, "s")
 	srv.DropControl()
 	var sawDup bool
 	waitFor(t, "session up again", func() bool {
@@ -1153,4 +1158,20 @@ func TestStaleDestinationGuard(t *testing.T) {
 			}
 		})
 	}
+}
+
+// openKeyedSession opens a session with persistent (generated) keys.
+func openKeyedSession(t *testing.T, n *Network, name string) *Session {
+	t.Helper()
+	keys, err := data.GeneratePrivateKeys(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := n.Open(ctx, i2pnet.SessionConfig{Name: name, Keys: &keys})
+	if err != nil {
+		t.Fatalf("Open(%s): %v", name, err)
+	}
+	return s.(*Session)
 }

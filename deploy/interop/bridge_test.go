@@ -275,44 +275,38 @@ func TestServerRestartKeepsB32(t *testing.T) {
 	if got := st["echo-in"].Address; strings.TrimSuffix(got, ".b32.i2p") != strings.TrimSuffix(p.aB32, ".b32.i2p") {
 		t.Errorf("status address %q, want %s", got, p.aB32)
 	}
+	// The client side is restarted too, so that it reaches A with a fresh
+	// destination: i2pd 2.45.1 keeps the old client destination's ECIES
+	// session and leaseset for the previous A for minutes and keeps sending
+	// on them, which is the client router's behaviour, not A's. What this
+	// checks is that A comes back under the same address and carries
+	// streams again, to any client, once its session is up.
+	if err := p.b.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.b.start(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.b.waitRunning(ctx, startWait, "echo-out"); err != nil {
+		t.Fatal(err)
+	}
 	c, _, attempts, err := waitEcho(ctx, listenB, 2*time.Minute)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("A restarted under %s: no echo through a fresh client: %v", p.aB32, err)
 	}
 	c.Close()
-	t.Logf("A restarted: tunnel running after %s, echo through B again after %s (%d attempts)",
+	t.Logf("A restarted: tunnel running after %s, echo through a fresh client after %s (%d attempts)",
 		running.Round(time.Millisecond), time.Since(start).Round(time.Millisecond), attempts)
-
-	// Again after i2pd 2.45.1's SAM has finished with the old session: it
-	// deletes a closed session's destination 5 s after the close
-	// (SAMBridge::CloseSession), and a new session created with the same
-	// keys before then is handed that same, dying destination.
+	// Streams must keep arriving after i2pd has deleted the destination of
+	// A's previous session (5 s after its close): this is what samnet's
+	// stale-destination guard is for.
 	time.Sleep(10 * time.Second)
 	c, _, attempts, err = waitEcho(ctx, listenB, 60*time.Second)
-	if err == nil {
-		c.Close()
-		t.Logf("echo through B still works 10s later (%d attempts)", attempts)
-		return
-	}
-	t.Errorf("10s after A's restart its tunnel no longer carries streams (status: running): %v", err)
-	// Leave a working pair for the next scenarios: restart A once the
-	// old destination is surely gone.
-	if err := p.a.stop(); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(6 * time.Second)
-	if err := p.a.start(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.a.waitRunning(ctx, startWait, "echo-in"); err != nil {
-		t.Fatal(err)
-	}
-	c, _, _, err = waitEcho(ctx, listenB, 2*time.Minute)
 	if err != nil {
-		t.Fatalf("A restarted 6s after stopping does not work either: %v", err)
+		t.Fatalf("10s later A's tunnel no longer carries streams: %v", err)
 	}
 	c.Close()
-	t.Logf("A restarted 6s after stopping works")
+	t.Logf("echo still works 10s later (%d attempts)", attempts)
 }
 
 // Scenario d: SIGHUP with a config that adds a tunnel leaves the unchanged
