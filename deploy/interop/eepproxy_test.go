@@ -667,9 +667,18 @@ func TestEepproxy(t *testing.T) {
 		if string(r.body) != "clearnet /tls-via-squid" {
 			t.Errorf("CONNECT body %q", r.body)
 		}
-		log, err := os.ReadFile(f.squidLog)
-		if err != nil {
-			t.Fatal(err)
+		// squid writes a CONNECT line only when the tunnel has closed, a
+		// moment after curl is done: poll the log briefly.
+		var log []byte
+		for deadline := time.Now().Add(15 * time.Second); ; {
+			var err error
+			if log, err = os.ReadFile(f.squidLog); err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(string(log), "CONNECT "+clearnetTLS) || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
 		}
 		for _, want := range []string{"http://" + clearnetHTTP + "/via-squid", "CONNECT " + clearnetTLS} {
 			if !strings.Contains(string(log), want) {
