@@ -10,19 +10,15 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"i2pbridge/router/data"
 	"i2pbridge/router/i2np"
+	"i2pbridge/router/internal/i2pdtest"
 	"i2pbridge/router/netdb"
 	"i2pbridge/router/netx"
 	"i2pbridge/router/ntcp2"
@@ -53,80 +49,6 @@ const (
 	interopMax = 150 * time.Second
 )
 
-// requireInterop returns i2pd's path, or skips; under CI=true a missing
-// prerequisite fails the test instead.
-func requireInterop(t *testing.T) string {
-	t.Helper()
-	var missing []string
-	if os.Geteuid() != 0 {
-		missing = append(missing, "root (network namespaces)")
-	}
-	path, err := exec.LookPath("i2pd")
-	if err != nil {
-		missing = append(missing, "i2pd in PATH")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		missing = append(missing, "ip(8)")
-	}
-	if len(missing) > 0 {
-		msg := "i2pd interop test needs " + strings.Join(missing, ", ")
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg + " (a failure when CI=true)")
-	}
-	return path
-}
-
-const i2pdConfTemplate = `# i2pd for router's netDb interop test; everything not needed is off.
-log = file
-logfile = %[1]s/i2pd.log
-loglevel = debug
-daemon = false
-netid = %[2]d
-reservedrange = false
-host = %[3]s
-address4 = %[3]s
-ipv4 = true
-ipv6 = false
-nat = false
-floodfill = %[5]t
-bandwidth = O
-notransit = false
-[ntcp2]
-enabled = true
-published = true
-port = %[4]d
-[ssu2]
-enabled = false
-[http]
-enabled = false
-[httpproxy]
-enabled = false
-[socksproxy]
-enabled = false
-[sam]
-enabled = false
-[bob]
-enabled = false
-[i2cp]
-enabled = false
-[i2pcontrol]
-enabled = false
-[upnp]
-enabled = false
-[nettime]
-enabled = false
-[addressbook]
-enabled = false
-[meshnets]
-yggdrasil = false
-[reseed]
-verify = false
-urls =
-yggurls =
-`
-
 // i2pdNode is one i2pd router of the test network.
 type i2pdNode struct {
 	name      string
@@ -136,8 +58,7 @@ type i2pdNode struct {
 	keys      data.RouterKeys
 	static    ntcp2.StaticKey
 	seed      data.RouterInfo // built by us with its keys, for seeding
-	cmd       *exec.Cmd
-	exited    chan struct{}
+	proc      *i2pdtest.Process
 }
 
 func (n *i2pdNode) hash() data.Hash { return n.keys.Hash() }
@@ -179,14 +100,24 @@ func newKeys(t *testing.T) (data.RouterKeys, ntcp2.StaticKey) {
 
 // farKeys generates an identity whose routing key (today) is far from
 // each of ffs: the top two bits of the XOR distance are not both zero, so
-// that a third floodfill can be closer to it with a fair chance.
-func farKeys(t *testing.T, ffs []data.Hash) (data.RouterKeys, ntcp2.StaticKey) {
+// that a third floodfill can be closer to it with a fair chance. Its
+// routing key also shares its top two bits with the routing key of each
+// of near, so that one floodfill can be the closest to all of them at once
+// (groundFloodfillKeys would otherwise search in vain about a third of the
+// time).
+func farKeys(t *testing.T, ffs []data.Hash, near ...data.Hash) (data.RouterKeys, ntcp2.StaticKey) {
 	t.Helper()
+	now := time.Now()
 	for {
 		k, s := newKeys(t)
-		rk, ok := netdb.RoutingKey(k.Hash(), time.Now()), true
+		rk, ok := netdb.RoutingKey(k.Hash(), now), true
 		for _, f := range ffs {
 			if netdb.Distance(rk, f)[0] < 0x40 {
+				ok = false
+			}
+		}
+		for _, n := range near {
+			if netdb.Distance(rk, netdb.RoutingKey(n, now))[0] >= 0x40 {
 				ok = false
 			}
 		}
@@ -241,110 +172,27 @@ func writeI2pdDir(t *testing.T, n *i2pdNode, seeds []data.RouterInfo) {
 	if err := os.WriteFile(filepath.Join(n.dir, NTCP2KeysFile), sk, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	conf := fmt.Sprintf(i2pdConfTemplate, n.dir, i2pdNetID, n.addr.Addr(), n.addr.Port(), n.floodfill)
-	if err := os.WriteFile(filepath.Join(n.dir, "i2pd.conf"), []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	i2pdtest.Conf{
+		Comment: "i2pd for router's netDb interop test; everything not needed is off.",
+		Dir:     n.dir, NetID: i2pdNetID, Host: n.addr.Addr().String(), Port: int(n.addr.Port()),
+		Floodfill: n.floodfill, Bandwidth: "O", Main: "notransit = false\n",
+	}.Write(t, filepath.Join(n.dir, "i2pd.conf"))
 	for _, ri := range seeds {
 		if ri.Hash() == n.hash() {
 			continue
 		}
-		p := data.RouterInfoPath(filepath.Join(n.dir, NetDbDir), ri.Hash())
-		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, ri.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		i2pdtest.WriteFile(t, data.RouterInfoPath(filepath.Join(n.dir, NetDbDir), ri.Hash()), ri.Bytes(), 0o644)
 	}
 }
 
-func (n *i2pdNode) start(t *testing.T, i2pd string) {
+func (n *i2pdNode) start(t *testing.T, ns *i2pdtest.Namespace, i2pd string) {
 	t.Helper()
-	n.cmd = exec.Command("ip", "netns", "exec", i2pdNS, i2pd, "--datadir="+n.dir, "--conf="+filepath.Join(n.dir, "i2pd.conf"))
-	n.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	out, err := os.Create(filepath.Join(n.dir, "stdout.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	n.cmd.Stdout, n.cmd.Stderr = out, out
-	if err := n.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	n.exited = make(chan struct{})
-	go func() { n.cmd.Wait(); out.Close(); close(n.exited) }()
+	cmd := ns.Command(i2pd, "--datadir="+n.dir, "--conf="+filepath.Join(n.dir, "i2pd.conf"))
+	n.proc = i2pdtest.Start(t, cmd, filepath.Join(n.dir, "stdout.log"))
 }
 
-// stop sends SIGTERM (i2pd stops in about 2 s; SIGINT would wait for
-// transit tunnels), then SIGKILL after 10 s.
-func (n *i2pdNode) stop() {
-	if n.cmd == nil || n.cmd.Process == nil {
-		return
-	}
-	n.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-n.exited:
-	case <-time.After(10 * time.Second):
-		n.cmd.Process.Kill()
-		<-n.exited
-	}
-}
-
-func runIP(t *testing.T, args ...string) {
-	t.Helper()
-	if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
-		t.Fatalf("ip %s: %v: %s", strings.Join(args, " "), err, out)
-	}
-}
-
-// removeNS kills whatever still runs in our namespace (a killed earlier
-// run) and deletes it.
-func removeNS() {
-	if _, err := os.Stat("/run/netns/" + i2pdNS); err != nil {
-		return
-	}
-	out, _ := exec.Command("ip", "netns", "pids", i2pdNS).Output()
-	for _, f := range strings.Fields(string(out)) {
-		var pid int
-		if _, err := fmt.Sscan(f, &pid); err == nil {
-			syscall.Kill(pid, syscall.SIGKILL)
-		}
-	}
-	exec.Command("ip", "netns", "del", i2pdNS).Run()
-}
-
-func lockFile(t *testing.T, path string) {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { unix.Flock(int(f.Fd()), unix.LOCK_UN); f.Close() })
-}
-
-// waitFor polls cond every 100 ms until it holds or d passes; it returns
-// how long it took, or -1.
-func waitFor(ctx context.Context, d time.Duration, cond func() bool) time.Duration {
-	start := time.Now()
-	deadline := start.Add(d)
-	for {
-		if cond() {
-			return time.Since(start)
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return -1
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-func fileContains(path string, re *regexp.Regexp) bool {
-	b, err := os.ReadFile(path)
-	return err == nil && re.Match(b)
-}
+// stop sends SIGTERM, then SIGKILL after 10 s.
+func (n *i2pdNode) stop() { n.proc.Stop(10 * time.Second) }
 
 // i2pdProblems are i2pd log lines that mean we broke a rule: NTCP2
 // handshake and frame errors, bad RouterInfos, bad netDb messages.
@@ -370,18 +218,12 @@ var i2pdWarnings = regexp.MustCompile(`/(warn|error) - (NTCP2|NetDb|RouterInfo|T
 //     them out of band;
 //   - no i2pd log line reports a protocol error.
 func TestInteropNetDbWithI2pd(t *testing.T) {
-	i2pd := requireInterop(t)
-	lockFile(t, i2pdLock)
+	i2pd := i2pdtest.Require(t, true)
+	i2pdtest.LockFile(t, i2pdLock)
 	ctx, cancel := context.WithTimeout(context.Background(), interopMax)
 	defer cancel()
 
-	removeNS()
-	runIP(t, "netns", "add", i2pdNS)
-	t.Cleanup(removeNS)
-	runIP(t, "-n", i2pdNS, "link", "set", "lo", "up")
-	for _, a := range []string{"198.19.1.1/24", "198.19.1.2/32", "198.19.1.3/32", "198.19.1.4/32", "198.19.1.100/32", "198.19.1.101/32"} {
-		runIP(t, "-n", i2pdNS, "addr", "add", a, "dev", "lo")
-	}
+	netns := i2pdtest.NewNamespace(t, i2pdNS, "198.19.1.1/24", "198.19.1.2/32", "198.19.1.3/32", "198.19.1.4/32", "198.19.1.100/32", "198.19.1.101/32")
 	base, err := os.MkdirTemp("/tmp", "i2pb-netdb-")
 	if err != nil {
 		t.Fatal(err)
@@ -403,7 +245,11 @@ func TestInteropNetDbWithI2pd(t *testing.T) {
 		if n.floodfill {
 			n.keys, n.static = newKeys(t)
 		} else {
-			n.keys, n.static = farKeys(t, []data.Hash{nodes["A"].hash(), nodes["B"].hash()})
+			var near []data.Hash
+			if c := nodes["C"]; c != nil {
+				near = append(near, c.hash())
+			}
+			n.keys, n.static = farKeys(t, []data.Hash{nodes["A"].hash(), nodes["B"].hash()}, near...)
 		}
 		caps := "OR"
 		if n.floodfill {
@@ -456,12 +302,12 @@ func TestInteropNetDbWithI2pd(t *testing.T) {
 	t0 := time.Now()
 	for _, n := range []*i2pdNode{A, B} {
 		writeI2pdDir(t, n, all)
-		n.start(t, i2pd)
+		n.start(t, netns, i2pd)
 		t.Cleanup(n.stop)
 	}
 	listening := regexp.MustCompile(`NTCP2: Start listening v4 TCP port`)
 	for _, n := range []*i2pdNode{A, B} {
-		if waitFor(ctx, 20*time.Second, func() bool { return fileContains(n.log(), listening) }) < 0 {
+		if i2pdtest.WaitFor(ctx, 20*time.Second, func() bool { return i2pdtest.Contains(n.log(), listening) }) < 0 {
 			t.Fatalf("i2pd %s did not start listening", n.name)
 		}
 	}
@@ -491,7 +337,7 @@ func TestInteropNetDbWithI2pd(t *testing.T) {
 	allF := append(append([]data.RouterInfo(nil), all...), F.RouterInfo())
 	for _, n := range []*i2pdNode{C, D} {
 		writeI2pdDir(t, n, allF)
-		n.start(t, i2pd)
+		n.start(t, netns, i2pd)
 		t.Cleanup(n.stop)
 	}
 
@@ -505,9 +351,9 @@ func TestInteropNetDbWithI2pd(t *testing.T) {
 		defer logMu.Unlock()
 		if t.Failed() {
 			for _, n := range []*i2pdNode{A, B, C, D} {
-				t.Logf("=== i2pd %s (%s) netDb/NTCP2 events:\n%s", n.name, n.hash().Short(), grepFile(n.log(), regexp.MustCompile(`NetDb|NTCP2: (Connect|Session|Termination|No )`), 150))
+				t.Logf("=== i2pd %s (%s) netDb/NTCP2 events:\n%s", n.name, n.hash().Short(), i2pdtest.Grep(n.log(), regexp.MustCompile(`NetDb|NTCP2: (Connect|Session|Termination|No )`), 150))
 			}
-			t.Logf("=== our log:\n%s", tailFile(ourLog.Name(), 300))
+			t.Logf("=== our log:\n%s", i2pdtest.Tail(ourLog.Name(), 300))
 		}
 	})
 
@@ -551,7 +397,7 @@ func TestInteropNetDbWithI2pd(t *testing.T) {
 	// C and D publish to F; F's DeliveryStatus confirms it in their logs.
 	for _, n := range []*i2pdNode{C, D} {
 		pub := regexp.MustCompile(`NetDb: Publishing our RouterInfo to ` + regexp.QuoteMeta(F.Hash().Base64()[:4]) + `\. reply token=(\d+)`)
-		took := waitFor(ctx, 60*time.Second, func() bool {
+		took := i2pdtest.WaitFor(ctx, 60*time.Second, func() bool {
 			b, err := os.ReadFile(n.log())
 			if err != nil {
 				return false
@@ -571,7 +417,7 @@ func TestInteropNetDbWithI2pd(t *testing.T) {
 		r    *Router
 		t0   time.Time
 	}{{"Q", Q, tQ}, {"F", F, tF}} {
-		took := waitFor(ctx, 90*time.Second, func() bool {
+		took := i2pdtest.WaitFor(ctx, 90*time.Second, func() bool {
 			for _, n := range []*i2pdNode{A, B, C, D} {
 				if _, ok := r.r.NetDB().RouterInfo(n.hash()); !ok {
 					return false
@@ -609,7 +455,7 @@ func TestInteropNetDbWithI2pd(t *testing.T) {
 	}
 	added := regexp.MustCompile(`NetDb: RouterInfo added: ` + regexp.QuoteMeta(P.Hash().Base64()))
 	for _, n := range []*i2pdNode{A, B} {
-		took := waitFor(ctx, 20*time.Second, func() bool { return fileContains(n.log(), added) })
+		took := i2pdtest.WaitFor(ctx, 20*time.Second, func() bool { return i2pdtest.Contains(n.log(), added) })
 		record(fmt.Sprintf("i2pd %s learned P, known only to F, from F's flood", n.name), since(tP, took))
 	}
 
@@ -622,7 +468,7 @@ func TestInteropNetDbWithI2pd(t *testing.T) {
 	}{{"F", F, tF}, {"Q", Q, tQ}} {
 		for _, n := range []*i2pdNode{A, B} {
 			path := data.RouterInfoPath(filepath.Join(n.dir, NetDbDir), ours.r.Hash())
-			took := waitFor(ctx, 100*time.Second, func() bool { _, err := os.Stat(path); return err == nil })
+			took := i2pdtest.WaitFor(ctx, 100*time.Second, func() bool { _, err := os.Stat(path); return err == nil })
 			record(fmt.Sprintf("%s's routerInfo file in i2pd %s's netDb (after %s started)", ours.name, n.name, ours.name), since(ours.t0, took))
 			if took >= 0 {
 				b, _ := os.ReadFile(path)
@@ -656,10 +502,10 @@ func TestInteropNetDbWithI2pd(t *testing.T) {
 		t.Errorf("F acknowledged %d stores and flooded %d: want C's and D's at least", fd.StoresAcked, fd.Flooded)
 	}
 	for _, n := range []*i2pdNode{A, B, C, D} {
-		if lines := grepFile(n.log(), i2pdWarnings, 30); lines != "" {
+		if lines := i2pdtest.Grep(n.log(), i2pdWarnings, 30); lines != "" {
 			t.Logf("i2pd %s warnings (for information):\n%s", n.name, lines)
 		}
-		if lines := grepFile(n.log(), i2pdProblems, 20); lines != "" {
+		if lines := i2pdtest.Grep(n.log(), i2pdProblems, 20); lines != "" {
 			t.Errorf("i2pd %s logged protocol problems:\n%s", n.name, lines)
 		}
 	}
@@ -682,34 +528,4 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.f.Write(p)
-}
-
-// grepFile returns up to max lines of path matching re.
-func grepFile(path string, re *regexp.Regexp, max int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err.Error()
-	}
-	var out []string
-	for _, l := range strings.Split(string(b), "\n") {
-		if re.MatchString(l) {
-			out = append(out, l)
-			if len(out) >= max {
-				break
-			}
-		}
-	}
-	return strings.Join(out, "\n")
-}
-
-func tailFile(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err.Error()
-	}
-	ls := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(ls) > n {
-		ls = ls[len(ls)-n:]
-	}
-	return strings.Join(ls, "\n")
 }

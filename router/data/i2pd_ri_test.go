@@ -11,9 +11,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"i2pbridge/router/internal/i2pdtest"
 )
 
 // storedZip writes a zip of uncompressed entries whose local headers carry
@@ -59,7 +60,7 @@ func storedZip(t *testing.T, files map[string][]byte) []byte {
 // whose identity must be its router.keys and whose NTCP2 s must be the
 // static key from its ntcp2.keys.
 func TestI2pdAcceptsOurRouterInfos(t *testing.T) {
-	bin := requireI2pd(t)
+	bin := i2pdtest.Require(t, false)
 	if testing.Short() {
 		t.Skip("starts a real i2pd (about 5 s); run without -short")
 	}
@@ -116,22 +117,9 @@ func TestI2pdAcceptsOurRouterInfos(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "--datadir="+dir, "--conf="+filepath.Join(dir, "i2pd.conf"))
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-	cmd.WaitDelay = 15 * time.Second
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("i2pd pid %d, console 127.0.0.1:%d, datadir %s", cmd.Process.Pid, httpPort, dir)
-	stopped := false
-	stop := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-	}
+	proc := i2pdtest.Start(t, exec.Command(bin, "--datadir="+dir, "--conf="+filepath.Join(dir, "i2pd.conf")), "")
+	t.Logf("i2pd pid %d, console 127.0.0.1:%d, datadir %s", proc.Cmd.Process.Pid, httpPort, dir)
+	stop := func() { proc.Stop(15 * time.Second) }
 	t.Cleanup(stop)
 	readLog := func() string {
 		b, _ := os.ReadFile(filepath.Join(dir, "i2pd.log"))

@@ -10,24 +10,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
-)
 
-// requireI2pd returns the i2pd binary. Without it the test fails under CI
-// (where the harness promises i2pd) and is skipped elsewhere.
-func requireI2pd(t *testing.T) string {
-	t.Helper()
-	path, err := exec.LookPath("i2pd")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI=true but i2pd is not installed: %v", err)
-		}
-		t.Skipf("i2pd not installed (%v); this test proves i2pd interop", err)
-	}
-	return path
-}
+	"i2pbridge/router/internal/i2pdtest"
+)
 
 func freeLoopbackPort(t *testing.T) int {
 	t.Helper()
@@ -93,7 +80,7 @@ elgamal = false
 // must compute the b32 i2pd shows for its files (ElGamal default and
 // cryptotype 4) and round-trip them byte for byte.
 func TestI2pdAgreesOnKeyFiles(t *testing.T) {
-	bin := requireI2pd(t)
+	bin := i2pdtest.Require(t, false)
 	if testing.Short() {
 		t.Skip("starts a real i2pd (about 5 s); run without -short")
 	}
@@ -136,23 +123,10 @@ keys = theirs-default.dat
 
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "--datadir="+dir, "--conf="+filepath.Join(dir, "i2pd.conf"),
-		"--tunconf="+filepath.Join(dir, "tunnels.conf"))
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-	cmd.WaitDelay = 15 * time.Second
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("i2pd pid %d, console 127.0.0.1:%d, datadir %s", cmd.Process.Pid, httpPort, dir)
-	stopped := false
-	stop := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-	}
+	proc := i2pdtest.Start(t, exec.Command(bin, "--datadir="+dir, "--conf="+filepath.Join(dir, "i2pd.conf"),
+		"--tunconf="+filepath.Join(dir, "tunnels.conf")), "")
+	t.Logf("i2pd pid %d, console 127.0.0.1:%d, datadir %s", proc.Cmd.Process.Pid, httpPort, dir)
+	stop := func() { proc.Stop(15 * time.Second) }
 	t.Cleanup(stop)
 	readLog := func() string {
 		b, _ := os.ReadFile(filepath.Join(dir, "i2pd.log"))

@@ -13,14 +13,13 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strings"
 	"testing"
 	"time"
 
 	"i2pbridge/router/data"
+	"i2pbridge/router/internal/i2pdtest"
 )
 
 // The judge: a real i2pd 2.45.1 in a network namespace of our own, dialling
@@ -40,79 +39,6 @@ const (
 	i2npDS          = 10 // DeliveryStatus
 )
 
-// requireInterop returns i2pd's path, or skips with the reason; under
-// CI=true a missing prerequisite is a failure instead.
-func requireInterop(t *testing.T) string {
-	t.Helper()
-	var missing []string
-	if os.Geteuid() != 0 {
-		missing = append(missing, "root (network namespaces)")
-	}
-	path, err := exec.LookPath("i2pd")
-	if err != nil {
-		missing = append(missing, "i2pd in PATH")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		missing = append(missing, "ip(8)")
-	}
-	if len(missing) > 0 {
-		msg := "i2pd interop test needs " + strings.Join(missing, ", ")
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg + " (a failure when CI=true)")
-	}
-	return path
-}
-
-const i2pdConf = `# i2pd for router/ntcp2's interop test; everything not needed is off.
-log = file
-logfile = %[1]s/i2pd.log
-loglevel = debug
-daemon = false
-netid = %[2]d
-reservedrange = false
-host = %[3]s
-address4 = %[3]s
-ipv4 = true
-ipv6 = false
-nat = false
-floodfill = false
-bandwidth = L
-[ntcp2]
-enabled = true
-published = true
-port = %[4]d
-[ssu2]
-enabled = false
-[http]
-enabled = false
-[httpproxy]
-enabled = false
-[socksproxy]
-enabled = false
-[sam]
-enabled = false
-[bob]
-enabled = false
-[i2cp]
-enabled = false
-[i2pcontrol]
-enabled = false
-[upnp]
-enabled = false
-[nettime]
-enabled = false
-[addressbook]
-enabled = false
-[meshnets]
-yggdrasil = false
-[reseed]
-verify = false
-urls =
-yggurls =
-`
-
 // received is one I2NP message a Session delivered.
 type received struct {
 	s *Session
@@ -120,17 +46,13 @@ type received struct {
 }
 
 func TestInteropI2pd(t *testing.T) {
-	i2pd := requireInterop(t)
-	lockFile(t, "/tmp/i2pb-ntcp2.lock")
+	i2pd := i2pdtest.Require(t, true)
+	i2pdtest.LockFile(t, "/tmp/i2pb-ntcp2.lock")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
-	ns := newTestNamespace(t, interopNS, interopI2pdAddr+"/24")
-	dir, err := os.MkdirTemp("/tmp", "i2pb-ntcp2-i2pd-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	ns := i2pdtest.NewNamespace(t, interopNS, interopI2pdAddr+"/24")
+	dir := i2pdtest.TempDir(t, "i2pb-ntcp2-i2pd-")
 	logPath := filepath.Join(dir, "i2pd.log")
 
 	// Our router: published NTCP2 address 198.19.0.100:12400 on netId 99,
@@ -147,27 +69,23 @@ func TestInteropI2pd(t *testing.T) {
 	}
 	ourRI := buildRI(t, keys, static, routerOpts{addr: netip.MustParseAddrPort(interopOurAddr), caps: "LfR"})
 	riPath := data.RouterInfoPath(filepath.Join(dir, "netDb"), ourRI.Hash())
-	if err := os.MkdirAll(filepath.Dir(riPath), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(riPath, ourRI.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	i2pdtest.WriteFile(t, riPath, ourRI.Bytes(), 0o600)
 	conf := filepath.Join(dir, "i2pd.conf")
-	if err := os.WriteFile(conf, fmt.Appendf(nil, i2pdConf, dir, interopNetID, interopI2pdAddr, interopI2pdPort), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	i2pdtest.Conf{
+		Comment: "i2pd for router/ntcp2's interop test; everything not needed is off.",
+		Dir:     dir, NetID: interopNetID, Host: interopI2pdAddr, Port: interopI2pdPort, Bandwidth: "L",
+	}.Write(t, conf)
 
 	msgs := make(chan received, 256)
 	ris := make(chan data.RouterInfo, 16)
 	cfg := Config{
 		RouterInfo:   ourRI,
 		Static:       static,
-		Logger:       slog.New(slog.NewTextHandler(testLogWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger:       slog.New(slog.NewTextHandler(i2pdtest.LogWriter{T: t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		OnI2NP:       func(s *Session, m I2NPMessage) { msgs <- received{s, m} },
 		OnRouterInfo: func(_ *Session, ri data.RouterInfo, _ bool) { ris <- ri },
 	}
-	ln, err := ns.listen(interopOurAddr)
+	ln, err := ns.Listen(ctx, "tcp", interopOurAddr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,47 +95,28 @@ func TestInteropI2pd(t *testing.T) {
 	}
 	t.Cleanup(func() { l.Close() })
 
-	cmd := ns.command(i2pd, "--datadir="+dir, "--conf="+conf)
-	out, err := os.Create(filepath.Join(dir, "stdout.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); out.Close(); close(exited) }()
+	proc := i2pdtest.Start(t, ns.Command(i2pd, "--datadir="+dir, "--conf="+conf), filepath.Join(dir, "stdout.log"))
 	t.Cleanup(func() {
-		stopProcess(cmd, exited, 10*time.Second)
+		proc.Stop(10 * time.Second)
 		if t.Failed() || os.Getenv("I2PB_NTCP2_FULL_LOG") != "" {
-			dumpLog(t, logPath, 5000)
-			dumpLog(t, filepath.Join(dir, "stdout.log"), 50)
+			i2pdtest.DumpLog(t, logPath, 5000)
+			i2pdtest.DumpLog(t, filepath.Join(dir, "stdout.log"), 50)
 		} else {
-			t.Logf("i2pd NTCP2 events:\n%s", ntcp2Events(logPath))
+			t.Logf("i2pd NTCP2 events:\n%s", i2pdtest.Grep(logPath, ntcp2EventRE, 0))
 		}
 	})
 	started := time.Now()
 
 	// i2pd writes router.info at start.
 	var i2pdRI data.RouterInfo
-	for {
-		b, err := os.ReadFile(filepath.Join(dir, "router.info"))
-		if err == nil {
-			ri, n, perr := data.ParseRouterInfo(b)
-			if perr == nil && n == len(b) {
-				i2pdRI = ri
-				break
-			}
+	proc.WaitFile(t, ctx, filepath.Join(dir, "router.info"), func(b []byte) bool {
+		ri, n, err := data.ParseRouterInfo(b)
+		if err != nil || n != len(b) {
+			return false
 		}
-		select {
-		case <-exited:
-			t.Fatal("i2pd exited at start")
-		case <-ctx.Done():
-			t.Fatal("i2pd wrote no router.info")
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+		i2pdRI = ri
+		return true
+	})
 	if err := i2pdRI.Verify(); err != nil {
 		t.Fatalf("i2pd's router.info: %v", err)
 	}
@@ -248,7 +147,7 @@ func TestInteropI2pd(t *testing.T) {
 			if err := s.Send(ctx, deliveryStatus(token)); err != nil {
 				t.Fatal(err)
 			}
-			if !waitLog(ctx, logPath, regexp.MustCompile(fmt.Sprintf(`NetDb: Publishing confirmed. reply token=%d`, token)), 10*time.Second) {
+			if !i2pdtest.WaitLog(ctx, logPath, regexp.MustCompile(fmt.Sprintf(`NetDb: Publishing confirmed. reply token=%d`, token)), 10*time.Second) {
 				t.Errorf("i2pd did not log the publish confirmation for token %d", token)
 			}
 		}
@@ -289,7 +188,7 @@ func TestInteropI2pd(t *testing.T) {
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
 		}
-		if !waitLog(ctx, logPath, regexp.MustCompile(`NTCP2: Termination. reason=0`), 10*time.Second) {
+		if !i2pdtest.WaitLog(ctx, logPath, regexp.MustCompile(`NTCP2: Termination. reason=0`), 10*time.Second) {
 			t.Error("i2pd did not log our Termination block")
 		}
 	})
@@ -411,53 +310,5 @@ func deliveryStatus(token uint32) I2NPMessage {
 	return I2NPMessage{Type: i2npDS, ID: binary.BigEndian.Uint32(id[:]), Expiration: uint32(time.Now().Add(8 * time.Second).Unix()), Body: b}
 }
 
-// waitLog polls i2pd's log for a line matching re.
-func waitLog(ctx context.Context, path string, re *regexp.Regexp, timeout time.Duration) bool {
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) && ctx.Err() == nil {
-		if b, err := os.ReadFile(path); err == nil && re.Match(b) {
-			return true
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return false
-}
-
+// ntcp2EventRE picks the interesting NTCP2 and netDb lines of i2pd's log.
 var ntcp2EventRE = regexp.MustCompile(`NTCP2: (Connect|Session|Incoming|Connected|Termination|RouterInfo|No |Unexpected|Unknown|.*verification|.*mismatch|.*exceeds|.*too)|Publishing|NetDb: RouterInfo (added|updated)|DeliveryStatus`)
-
-// ntcp2Events returns the interesting NTCP2 and netDb lines of i2pd's log.
-func ntcp2Events(path string) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err.Error()
-	}
-	var out []string
-	for _, line := range strings.Split(string(b), "\n") {
-		if ntcp2EventRE.MatchString(line) {
-			out = append(out, line)
-		}
-	}
-	return strings.Join(out, "\n")
-}
-
-func dumpLog(t *testing.T, path string, lines int) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Logf("%s: %v", path, err)
-		return
-	}
-	ls := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(ls) > lines {
-		ls = ls[len(ls)-lines:]
-	}
-	t.Logf("last %d lines of %s:\n%s", len(ls), path, strings.Join(ls, "\n"))
-}
-
-// testLogWriter sends slog output to t.Log.
-type testLogWriter struct{ t *testing.T }
-
-func (w testLogWriter) Write(p []byte) (int, error) {
-	w.t.Helper()
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
-}

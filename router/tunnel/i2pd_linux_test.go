@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -21,6 +20,7 @@ import (
 	"i2pbridge/router/data"
 	"i2pbridge/router/garlic"
 	"i2pbridge/router/i2np"
+	"i2pbridge/router/internal/i2pdtest"
 	"i2pbridge/router/ntcp2"
 )
 
@@ -49,86 +49,10 @@ const (
 	interopNetID   = 99
 )
 
-func requireInterop(t *testing.T) string {
-	t.Helper()
-	var missing []string
-	if os.Geteuid() != 0 {
-		missing = append(missing, "root (network namespaces)")
-	}
-	path, err := exec.LookPath("i2pd")
-	if err != nil {
-		missing = append(missing, "i2pd in PATH")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		missing = append(missing, "ip(8)")
-	}
-	if len(missing) > 0 {
-		msg := "i2pd interop test needs " + strings.Join(missing, ", ")
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg + " (a failure when CI=true)")
-	}
-	return path
-}
-
-const i2pdConf = `# i2pd for router/tunnel's interop test; everything not needed is off.
-log = file
-logfile = %[1]s/i2pd.log
-loglevel = debug
-daemon = false
-netid = %[2]d
-reservedrange = false
-host = %[3]s
-address4 = %[3]s
-ipv4 = true
-ipv6 = false
-nat = false
-floodfill = false
-bandwidth = X
-[exploratory]
-inbound.length = 1
-outbound.length = 1
-inbound.quantity = 2
-outbound.quantity = 2
-[ntcp2]
-enabled = true
-published = true
-port = %[4]d
-[ssu2]
-enabled = false
-[http]
-enabled = false
-[httpproxy]
-enabled = false
-[socksproxy]
-enabled = false
-[sam]
-enabled = false
-[bob]
-enabled = false
-[i2cp]
-enabled = false
-[i2pcontrol]
-enabled = false
-[upnp]
-enabled = false
-[nettime]
-enabled = false
-[addressbook]
-enabled = false
-[meshnets]
-yggdrasil = false
-[reseed]
-verify = false
-urls =
-yggurls =
-`
-
 // ntcpSender is the Node's Sender over NTCP2 sessions: the one i2pd
 // opened to us, or one we dial.
 type ntcpSender struct {
-	ns   *testNS
+	ns   *i2pdtest.Namespace
 	cfg  ntcp2.Config
 	peer data.RouterInfo
 
@@ -203,18 +127,14 @@ func (c *captured) add(t *testing.T, m i2np.Message, keys *crypto.X25519Keys) {
 }
 
 func TestInteropI2pdBuildsThroughUs(t *testing.T) {
-	i2pd := requireInterop(t)
-	lockFile(t, "/tmp/i2pb-tunnel.lock")
+	i2pd := i2pdtest.Require(t, true)
+	i2pdtest.LockFile(t, "/tmp/i2pb-tunnel.lock")
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	ns := newTestNS(t, interopNS, interopI2pd+"/24")
-	dir, err := os.MkdirTemp("/tmp", "i2pb-tunnel-i2pd-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	ns := i2pdtest.NewNamespace(t, interopNS, interopI2pd+"/24")
+	dir := i2pdtest.TempDir(t, "i2pb-tunnel-i2pd-")
 	logPath := filepath.Join(dir, "i2pd.log")
-	log := slog.New(slog.NewTextHandler(testLogWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	log := slog.New(slog.NewTextHandler(i2pdtest.LogWriter{T: t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
 
 	// Our router: X25519 + Ed25519 identity, NTCP2 at 198.19.2.100:12600,
 	// netId 99, version 0.9.57 (≥ 0.9.51: i2pd may send short builds).
@@ -239,16 +159,13 @@ func TestInteropI2pdBuildsThroughUs(t *testing.T) {
 		t.Fatal(err)
 	}
 	riPath := data.RouterInfoPath(filepath.Join(dir, "netDb"), ourRI.Hash())
-	if err := os.MkdirAll(filepath.Dir(riPath), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(riPath, ourRI.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	i2pdtest.WriteFile(t, riPath, ourRI.Bytes(), 0o600)
 	conf := filepath.Join(dir, "i2pd.conf")
-	if err := os.WriteFile(conf, fmt.Appendf(nil, i2pdConf, dir, interopNetID, interopI2pd, interopI2pdTCP), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	i2pdtest.Conf{
+		Comment: "i2pd for router/tunnel's interop test; everything not needed is off.",
+		Dir:     dir, NetID: interopNetID, Host: interopI2pd, Port: interopI2pdTCP, Bandwidth: "X",
+		Sections: "[exploratory]\ninbound.length = 1\noutbound.length = 1\ninbound.quantity = 2\noutbound.quantity = 2\n",
+	}.Write(t, conf)
 	x := crypto.X25519KeysFromPrivate([32]byte(keys.X25519PrivateKey()))
 
 	// What crosses NTCP2 goes to one message loop (the Node's owner).
@@ -269,7 +186,7 @@ func TestInteropI2pdBuildsThroughUs(t *testing.T) {
 			}
 		},
 	}
-	ln, err := ns.listen(interopUs)
+	ln, err := ns.Listen(ctx, "tcp", interopUs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,41 +196,25 @@ func TestInteropI2pdBuildsThroughUs(t *testing.T) {
 	}
 	t.Cleanup(func() { l.Close() })
 
-	cmd := ns.command(i2pd, "--datadir="+dir, "--conf="+conf)
-	out, err := os.Create(filepath.Join(dir, "stdout.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); out.Close(); close(exited) }()
+	proc := i2pdtest.Start(t, ns.Command(i2pd, "--datadir="+dir, "--conf="+conf), filepath.Join(dir, "stdout.log"))
+	exited := proc.Exited
 	t.Cleanup(func() {
-		stopProcess(cmd, exited, 10*time.Second)
+		proc.Stop(10 * time.Second)
 		if t.Failed() || os.Getenv("I2PB_TUNNEL_FULL_LOG") != "" {
-			dumpLog(t, logPath, 20000)
+			i2pdtest.DumpLog(t, logPath, 20000)
 		}
 		t.Logf("i2pd tunnel events:\n%s", grepLog(logPath, tunnelEventRE))
 	})
 	started := time.Now()
 	var i2pdRI data.RouterInfo
-	for i2pdRI.IsZero() {
-		if b, err := os.ReadFile(filepath.Join(dir, "router.info")); err == nil {
-			if ri, n, err := data.ParseRouterInfo(b); err == nil && n == len(b) {
-				i2pdRI = ri
-				break
-			}
+	proc.WaitFile(t, ctx, filepath.Join(dir, "router.info"), func(b []byte) bool {
+		ri, n, err := data.ParseRouterInfo(b)
+		if err != nil || n != len(b) {
+			return false
 		}
-		select {
-		case <-exited:
-			t.Fatal("i2pd exited at start")
-		case <-ctx.Done():
-			t.Fatal("i2pd wrote no router.info")
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+		i2pdRI = ri
+		return true
+	})
 	t.Logf("i2pd %s up after %v", i2pdRI.Hash().Short(), time.Since(started).Round(time.Millisecond))
 
 	sender := &ntcpSender{ns: ns, cfg: ncfg, peer: i2pdRI}
@@ -475,41 +376,15 @@ func writeCapture(t *testing.T, dir string, keys data.RouterKeys, i2pdRI data.Ro
 
 var tunnelEventRE = regexp.MustCompile(`Tunnel|I2NP: (Inbound|Outbound|Short|Variable|Build)|TransitTunnel|Garlic|NTCP2: (Connect|Session|Incoming|Connected|Termination)`)
 
+// grepLog returns the lines of i2pd's log that re matches, the first and
+// last 100 of them if there are more than 200.
 func grepLog(path string, re *regexp.Regexp) string {
-	b, err := os.ReadFile(path)
+	out, err := i2pdtest.GrepLines(path, re)
 	if err != nil {
 		return err.Error()
-	}
-	var out []string
-	for _, line := range strings.Split(string(b), "\n") {
-		if re.MatchString(line) {
-			out = append(out, line)
-		}
 	}
 	if len(out) > 200 {
 		out = append(out[:100], append([]string{"…"}, out[len(out)-100:]...)...)
 	}
 	return strings.Join(out, "\n")
-}
-
-func dumpLog(t *testing.T, path string, lines int) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Logf("%s: %v", path, err)
-		return
-	}
-	ls := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(ls) > lines {
-		ls = ls[len(ls)-lines:]
-	}
-	t.Logf("last %d lines of %s:\n%s", len(ls), path, strings.Join(ls, "\n"))
-}
-
-// testLogWriter sends slog output to t.Log.
-type testLogWriter struct{ t *testing.T }
-
-func (w testLogWriter) Write(p []byte) (int, error) {
-	w.t.Helper()
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
 }
