@@ -338,9 +338,10 @@ func TestAgainstRealI2pd(t *testing.T) {
 		t.Logf("Dial(%.40s): %v after %v", tc.addr, err, time.Since(t0).Round(time.Millisecond))
 	}
 
-	// Router restart: both sessions come back with the same addresses and
+	// Router restart: both sessions come back, the keyed server under its
+	// address and the transient client under a new one (see rekey), and
 	// the listener's Accept keeps blocking.
-	clientAddr := client.Addr()
+	clientAddr, serverAddr := client.Addr(), server.Addr()
 	t0 = time.Now()
 	r.stop()
 	t.Logf("i2pd stopped after %v", time.Since(t0).Round(time.Millisecond))
@@ -358,8 +359,11 @@ func TestAgainstRealI2pd(t *testing.T) {
 	}
 	waitFor(t, "server up", func() bool { st, _ := srvS.State(); return st == "up" })
 	t.Logf("sessions re-created %v after the router came back", time.Since(t0).Round(time.Millisecond))
-	if client.Addr() != clientAddr {
-		t.Fatal("transient address changed across the restart")
+	if client.Addr() == clientAddr {
+		t.Fatal("transient session kept its address across the restart")
+	}
+	if server.Addr() != serverAddr {
+		t.Fatal("keyed session changed its address across the restart")
 	}
 	checkNames(t)
 	select {
