@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"crypto/rand"
+	"i2pbridge/bridge/leaktest"
 	"path/filepath"
 	"testing"
 
@@ -13,7 +14,7 @@ import (
 // kinds through DefaultKinds and checks that a tcp-server's protection
 // refusals reach Status.
 func TestServerKindsRunAndReportRejections(t *testing.T) {
-	checkNoLeak(t)
+	leaktest.Check(t)
 	fx := newFixture(t)
 	other, err := data.GeneratePrivateKeys(rand.Reader)
 	if err != nil {

@@ -5,10 +5,10 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"i2pbridge/bridge/leaktest"
 	"io"
 	"net"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -20,25 +20,6 @@ import (
 	"i2pbridge/config"
 	"i2pbridge/router/data"
 )
-
-// checkNoLeak fails when goroutines started during the test are still
-// running shortly after it.
-func checkNoLeak(t *testing.T) {
-	t.Helper()
-	before := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		deadline := time.Now().Add(5 * time.Second)
-		for runtime.NumGoroutine() > before {
-			if time.Now().After(deadline) {
-				buf := make([]byte, 1<<20)
-				n := runtime.Stack(buf, true)
-				t.Errorf("goroutine leak: %d before, %d after\n%s", before, runtime.NumGoroutine(), buf[:n])
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	})
-}
 
 // echoServer is a local TCP echo service that half-closes after echoing.
 func echoServer(t *testing.T) string {
@@ -202,7 +183,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // TestSupervisorRunsTunnelPair starts a server and a client tunnel, relays
 // through both, checks Status, and stops cleanly.
 func TestSupervisorRunsTunnelPair(t *testing.T) {
-	checkNoLeak(t)
+	leaktest.Check(t)
 	fx := newFixture(t)
 	s := fx.start(t, fx.file(fx.server(), fx.client("cli", "127.0.0.1:0")))
 
@@ -249,7 +230,7 @@ func TestSupervisorRunsTunnelPair(t *testing.T) {
 // fails naming it and the first tunnel is stopped again (port free,
 // session closed).
 func TestStartIsAllOrNothing(t *testing.T) {
-	checkNoLeak(t)
+	leaktest.Check(t)
 	fx := newFixture(t)
 	taken, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -288,7 +269,7 @@ func TestStartIsAllOrNothing(t *testing.T) {
 // TestStartRejectsUnknownTypeAndDuplicates checks errors found before
 // anything opens.
 func TestStartRejectsUnknownTypeAndDuplicates(t *testing.T) {
-	checkNoLeak(t)
+	leaktest.Check(t)
 	fx := newFixture(t)
 	tests := []struct {
 		name    string
@@ -409,7 +390,7 @@ func TestBackoffGrowsToLimit(t *testing.T) {
 // reloads with a new tunnel added, and checks that the connection still
 // carries bytes and the new tunnel runs.
 func TestReloadKeepsUnchangedConnections(t *testing.T) {
-	checkNoLeak(t)
+	leaktest.Check(t)
 	fx := newFixture(t)
 	f := fx.file(fx.server(), fx.client("cli", "127.0.0.1:0"))
 	s := fx.start(t, f)
@@ -457,7 +438,7 @@ func statusNames(s *Supervisor) []string {
 // TestReloadStopsRemovedAndRestartsChanged: a removed tunnel's connection
 // is closed and its port freed; a changed tunnel moves to its new port.
 func TestReloadStopsRemovedAndRestartsChanged(t *testing.T) {
-	checkNoLeak(t)
+	leaktest.Check(t)
 	fx := newFixture(t)
 	oldAddr, newAddr := freeAddr(t), freeAddr(t)
 	s := fx.start(t, fx.file(fx.server(), fx.client("gone", "127.0.0.1:0"), fx.client("moved", oldAddr)))
@@ -504,7 +485,7 @@ func TestReloadStopsRemovedAndRestartsChanged(t *testing.T) {
 // keeps running in its old version, and the new one shows as failed until
 // a later reload can start it.
 func TestReloadFailuresLeaveTheRest(t *testing.T) {
-	checkNoLeak(t)
+	leaktest.Check(t)
 	fx := newFixture(t)
 	taken, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -565,7 +546,7 @@ func TestReloadFailuresLeaveTheRest(t *testing.T) {
 // TestReloadReportsRouterChange: router settings cannot change at runtime;
 // Reload says so and still applies the tunnel diff.
 func TestReloadReportsRouterChange(t *testing.T) {
-	checkNoLeak(t)
+	leaktest.Check(t)
 	fx := newFixture(t)
 	s := fx.start(t, fx.file(fx.server()))
 	f2 := fx.file(fx.server(), fx.client("cli", "127.0.0.1:0"))
@@ -581,7 +562,7 @@ func TestReloadReportsRouterChange(t *testing.T) {
 
 // TestStatusDuringReloads reads Status while reloads run (for -race).
 func TestStatusDuringReloads(t *testing.T) {
-	checkNoLeak(t)
+	leaktest.Check(t)
 	fx := newFixture(t)
 	s := fx.start(t, fx.file(fx.server()))
 	stop := make(chan struct{})

@@ -8,12 +8,12 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"i2pbridge/bridge/leaktest"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -25,25 +25,6 @@ import (
 	"i2pbridge/bridge/relay"
 	"i2pbridge/config"
 )
-
-// checkNoLeak fails when goroutines started during the test are still
-// running shortly after it.
-func checkNoLeak(t *testing.T) {
-	t.Helper()
-	before := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		deadline := time.Now().Add(5 * time.Second)
-		for runtime.NumGoroutine() > before {
-			if time.Now().After(deadline) {
-				buf := make([]byte, 1<<20)
-				n := runtime.Stack(buf, true)
-				t.Errorf("goroutine leak: %d before, %d after\n%s", before, runtime.NumGoroutine(), buf[:n])
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	})
-}
 
 // clock is a settable time source for the rate limits.
 type clock struct {
@@ -210,7 +191,7 @@ func (s *seen) last(t *testing.T) *http.Request {
 }
 
 func TestIdentityHeadersAreInjectedAndSpoofsReplaced(t *testing.T) {
-	checkNoLeak(t)
+	leaktest.Check(t)
 	tests := []struct {
 		name     string
 		host     string // host: override
@@ -277,7 +258,7 @@ func TestIdentityHeadersAreInjectedAndSpoofsReplaced(t *testing.T) {
 }
 
 func TestResponseHeadersAreStripped(t *testing.T) {
-	checkNoLeak(t)
+	leaktest.Check(t)
 	reply := func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Server", "Apache/2.4.1 (Debian)")
@@ -336,7 +317,7 @@ func TestNoContentTypeIsInvented(t *testing.T) {
 }
 
 func TestKeepAliveOnTheI2PSide(t *testing.T) {
-	checkNoLeak(t)
+	leaktest.Check(t)
 	var got seen
 	st := newSite(t, got.handler(nil), nil)
 	hc := st.httpClient(t, true)
@@ -356,7 +337,7 @@ func TestKeepAliveOnTheI2PSide(t *testing.T) {
 // TestSlowlorisIsCut: a stream that sends no request line, and one that
 // trickles its header, are closed at the timeouts and counted.
 func TestSlowlorisIsCut(t *testing.T) {
-	checkNoLeak(t)
+	leaktest.Check(t)
 	const firstLine, header = 300 * time.Millisecond, 800 * time.Millisecond
 	st := newSite(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}), func(c *Config) {
 		c.FirstLineTimeout, c.HeaderTimeout = firstLine, header
@@ -432,7 +413,7 @@ func rawRequest(t *testing.T, st *site, req string) *http.Response {
 }
 
 func TestHeaderLimits(t *testing.T) {
-	checkNoLeak(t)
+	leaktest.Check(t)
 	var got seen
 	st := newSite(t, got.handler(nil), nil)
 	fields := func(n int) string {
@@ -469,7 +450,7 @@ func TestHeaderLimits(t *testing.T) {
 }
 
 func TestPostLimitAnswers429WithRetryAfter(t *testing.T) {
-	checkNoLeak(t)
+	leaktest.Check(t)
 	clk := &clock{t: time.Unix(1700000000, 0)}
 	var got seen
 	st := newSite(t, got.handler(nil), func(c *Config) {
@@ -513,7 +494,7 @@ func TestPostLimitAnswers429WithRetryAfter(t *testing.T) {
 }
 
 func TestWebSocketUpgradePassesThrough(t *testing.T) {
-	checkNoLeak(t)
+	leaktest.Check(t)
 	var hdr http.Header
 	var hdrMu sync.Mutex
 	backend := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -588,7 +569,7 @@ func bigBody() []byte {
 // client produces the second MiB of its upload only after the backend has
 // read the first: a tunnel that buffered whole bodies would deadlock.
 func TestBodiesStream20MiB(t *testing.T) {
-	checkNoLeak(t)
+	leaktest.Check(t)
 	big := bigBody()
 	const first = 1 << 20
 	clientHasFirst := make(chan struct{})
@@ -675,7 +656,7 @@ func TestBodiesStream20MiB(t *testing.T) {
 }
 
 func TestGuardRefusalsGetAnAnswer(t *testing.T) {
-	checkNoLeak(t)
+	leaktest.Check(t)
 	clk := &clock{t: time.Unix(1700000000, 0)}
 	var got seen
 	st := newSite(t, got.handler(nil), func(c *Config) {
@@ -705,7 +686,7 @@ func TestGuardRefusalsGetAnAnswer(t *testing.T) {
 }
 
 func TestDenyListAnswers403(t *testing.T) {
-	checkNoLeak(t)
+	leaktest.Check(t)
 	var got seen
 	var st *site
 	// The client's destination is only known after newSite; deny it by
@@ -745,7 +726,7 @@ func TestDenyListAnswers403(t *testing.T) {
 }
 
 func TestUniqueLocalSourceAddress(t *testing.T) {
-	checkNoLeak(t)
+	leaktest.Check(t)
 	var got seen
 	st := newSite(t, got.handler(nil), func(c *Config) { c.Tunnel.UniqueLocal = true })
 	get(t, st.httpClient(t, false), "http://site.i2p/", nil)
@@ -756,7 +737,7 @@ func TestUniqueLocalSourceAddress(t *testing.T) {
 }
 
 func TestTargetDownIs502(t *testing.T) {
-	checkNoLeak(t)
+	leaktest.Check(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -776,7 +757,7 @@ func TestTargetDownIs502(t *testing.T) {
 // TestServeReturnsWithOpenStreams: cancelling Serve closes idle
 // keep-alive streams and upgraded ones, and leaves no goroutine behind.
 func TestServeReturnsWithOpenStreams(t *testing.T) {
-	checkNoLeak(t)
+	leaktest.Check(t)
 	backend := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Upgrade") == "" {
 			io.WriteString(w, "ok")

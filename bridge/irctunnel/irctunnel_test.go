@@ -5,11 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"i2pbridge/bridge/leaktest"
 	"io"
 	"net"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -24,23 +24,6 @@ import (
 	"i2pbridge/bridge/relay"
 	"i2pbridge/config"
 )
-
-func checkNoLeak(t *testing.T) {
-	t.Helper()
-	before := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		deadline := time.Now().Add(5 * time.Second)
-		for runtime.NumGoroutine() > before {
-			if time.Now().After(deadline) {
-				buf := make([]byte, 1<<20)
-				n := runtime.Stack(buf, true)
-				t.Errorf("goroutine leak: %d before, %d after\n%s", before, runtime.NumGoroutine(), buf[:n])
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	})
-}
 
 // ircd is a tiny IRC server: registration (NICK, USER, WEBIRC), JOIN,
 // PRIVMSG/NOTICE to channels and nicks, PING, QUIT. It records every line
@@ -324,7 +307,7 @@ func (ch *chat) client(t *testing.T, name string, f config.IRCFilter) *Client {
 // TestChatThroughBothTunnels is the whole path: two users register, join,
 // talk, and the filter keeps CTCP VERSION and DCC from leaking.
 func TestChatThroughBothTunnels(t *testing.T) {
-	checkNoLeak(t)
+	leaktest.Check(t)
 	ch := newChat(t, nil)
 	aliceTun, bobTun := ch.client(t, "alice-tun", config.IRCFilter{}), ch.client(t, "bob-tun", config.IRCFilter{})
 	alice, bob := dialIRC(t, aliceTun.ListenAddr()), dialIRC(t, bobTun.ListenAddr())
@@ -429,7 +412,7 @@ func drain(lines <-chan string) <-chan bool {
 }
 
 func TestClientFilterSettingsApply(t *testing.T) {
-	checkNoLeak(t)
+	leaktest.Check(t)
 	ch := newChat(t, nil)
 	tun := ch.client(t, "c", config.IRCFilter{KeepUsername: true, Realname: "anon", ExtraOutbound: []string{"KNOCK"}, QuitMessage: "bye"})
 	c := dialIRC(t, tun.ListenAddr())
@@ -448,7 +431,7 @@ func TestClientFilterSettingsApply(t *testing.T) {
 // TestOverlongLinesAreDropped: a line past the filter's limit is dropped
 // without ending the connection, and the next line passes.
 func TestOverlongLinesAreDropped(t *testing.T) {
-	checkNoLeak(t)
+	leaktest.Check(t)
 	ch := newChat(t, nil)
 	tun := ch.client(t, "c", config.IRCFilter{})
 	c := dialIRC(t, tun.ListenAddr())
@@ -482,7 +465,7 @@ func (ch *chat) rawStream(t *testing.T) (*ircClient, i2pnet.Session) {
 var cloakRE = regexp.MustCompile(`^[a-z2-7]{16}\.i2p$`)
 
 func TestServerIdentityModes(t *testing.T) {
-	checkNoLeak(t)
+	leaktest.Check(t)
 	tests := []struct {
 		name   string
 		cloak  string
@@ -553,7 +536,7 @@ func TestServerIdentityModes(t *testing.T) {
 }
 
 func TestServerRefusesOtherProtocols(t *testing.T) {
-	checkNoLeak(t)
+	leaktest.Check(t)
 	ch := newChat(t, nil)
 	c, _ := ch.rawStream(t)
 	c.send("GET / HTTP/1.1", "Host: x.i2p", "")
@@ -567,7 +550,7 @@ func TestServerRefusesOtherProtocols(t *testing.T) {
 }
 
 func TestServerProtection(t *testing.T) {
-	checkNoLeak(t)
+	leaktest.Check(t)
 	ch := newChat(t, func(tun *config.Tunnel) { tun.UniqueLocal = true; tun.MaxStreamsPerDest = 1 })
 	c, s := ch.rawStream(t)
 	c.send("NICK a", "USER a 0 * :r")
@@ -595,7 +578,7 @@ func TestServerProtection(t *testing.T) {
 // TestServeEndsOpenConnections: stopping either tunnel closes the
 // connections it carries, and nothing is left running.
 func TestServeEndsOpenConnections(t *testing.T) {
-	checkNoLeak(t)
+	leaktest.Check(t)
 	ch := newChat(t, nil)
 	start := func() (*ircClient, func()) {
 		tun, err := NewClient(Config{
@@ -624,7 +607,7 @@ func TestServeEndsOpenConnections(t *testing.T) {
 }
 
 func TestIdleTimeoutClosesConnections(t *testing.T) {
-	checkNoLeak(t)
+	leaktest.Check(t)
 	ch := newChat(t, nil)
 	tun, err := NewClient(Config{
 		Tunnel: config.Tunnel{Name: "c", Type: TypeClient, Listen: "127.0.0.1:0", Destination: ch.server.Address(),

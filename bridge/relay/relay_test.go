@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"i2pbridge/bridge/leaktest"
 	"io"
 	"net"
-	"runtime"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -62,25 +62,6 @@ func relayed(t testing.TB, ctx context.Context, opts Options) (outerA, outerB *n
 	return outerA, outerB, ch
 }
 
-// checkNoLeak fails when goroutines started during the test are still
-// running shortly after it.
-func checkNoLeak(t *testing.T) {
-	t.Helper()
-	before := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		deadline := time.Now().Add(5 * time.Second)
-		for runtime.NumGoroutine() > before {
-			if time.Now().After(deadline) {
-				buf := make([]byte, 1<<20)
-				n := runtime.Stack(buf, true)
-				t.Errorf("goroutine leak: %d before, %d after\n%s", before, runtime.NumGoroutine(), buf[:n])
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	})
-}
-
 func waitResult(t *testing.T, done <-chan result) result {
 	t.Helper()
 	select {
@@ -107,7 +88,7 @@ func TestRelayHalfClose(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			checkNoLeak(t)
+			leaktest.Check(t)
 			outerA, outerB, done := relayed(t, context.Background(), Options{})
 			requester, responder := outerA, outerB
 			if !tt.requesterIsA {
@@ -155,7 +136,7 @@ func TestRelayHalfClose(t *testing.T) {
 // TestRelayCountersLive checks that shared counters are visible while the
 // relays still run and add up across relays.
 func TestRelayCountersLive(t *testing.T) {
-	checkNoLeak(t)
+	leaktest.Check(t)
 	var c Counters
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -204,7 +185,7 @@ func TestRelayCountersLive(t *testing.T) {
 // TestRelayCancelClosesBoth checks that cancelling ctx ends Run with the
 // ctx error and that both outer peers see their connection end.
 func TestRelayCancelClosesBoth(t *testing.T) {
-	checkNoLeak(t)
+	leaktest.Check(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	outerA, outerB, done := relayed(t, ctx, Options{})
 	cancel()
@@ -225,7 +206,7 @@ func TestRelayCancelClosesBoth(t *testing.T) {
 // TestRelayWriteErrorAborts checks that when one side is gone, Run stops
 // both directions and reports the error instead of hanging.
 func TestRelayWriteErrorAborts(t *testing.T) {
-	checkNoLeak(t)
+	leaktest.Check(t)
 	outerA, outerB, done := relayed(t, context.Background(), Options{})
 	outerB.SetLinger(0)
 	outerB.Close() // RST: writes towards b fail

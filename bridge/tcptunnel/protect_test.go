@@ -2,6 +2,7 @@ package tcptunnel
 
 import (
 	"bytes"
+	"i2pbridge/bridge/leaktest"
 	"io"
 	"net"
 	"sync"
@@ -15,7 +16,7 @@ import (
 // limit (counted in Rejected, never reaching the target) and, with
 // unique_local, dials the target from the caller's own loopback address.
 func TestServerProtection(t *testing.T) {
-	checkNoLeak(t)
+	leaktest.Check(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -5,12 +5,12 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"i2pbridge/bridge/leaktest"
 	"io"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -21,25 +21,6 @@ import (
 	"i2pbridge/bridge/relay"
 	"i2pbridge/config"
 )
-
-// checkNoLeak fails when goroutines started during the test are still
-// running shortly after it.
-func checkNoLeak(t *testing.T) {
-	t.Helper()
-	before := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		deadline := time.Now().Add(5 * time.Second)
-		for runtime.NumGoroutine() > before {
-			if time.Now().After(deadline) {
-				buf := make([]byte, 1<<20)
-				n := runtime.Stack(buf, true)
-				t.Errorf("goroutine leak: %d before, %d after\n%s", before, runtime.NumGoroutine(), buf[:n])
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	})
-}
 
 // echoServer is a local TCP echo service that half-closes after echoing.
 func echoServer(t *testing.T) string {
@@ -222,7 +203,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // TestTunnelPairRelays16MiB sends 16 MiB through client and server tunnel
 // to an echo server and checks the bytes and the counters on both sides.
 func TestTunnelPairRelays16MiB(t *testing.T) {
-	checkNoLeak(t)
+	leaktest.Check(t)
 	p := newPair(t, echoServer(t), nil)
 	msg := random(t, 16<<20)
 	got, err := roundTrip(p.client.ListenAddr(), msg)
@@ -243,7 +224,7 @@ func TestTunnelPairRelays16MiB(t *testing.T) {
 
 // TestTunnelPairParallelConns runs many connections at once.
 func TestTunnelPairParallelConns(t *testing.T) {
-	checkNoLeak(t)
+	leaktest.Check(t)
 	p := newPair(t, echoServer(t), nil)
 	const conns = 64
 	var wg sync.WaitGroup
@@ -266,7 +247,7 @@ func TestTunnelPairParallelConns(t *testing.T) {
 // TestServerKeysAndB32File checks persistent keys (created once, same b32
 // after reopening), the .b32 file, and the session options.
 func TestServerKeysAndB32File(t *testing.T) {
-	checkNoLeak(t)
+	leaktest.Check(t)
 	var logs syncBuffer
 	p := newPair(t, echoServer(t), func(srv, _ *Config) { srv.Logger = slog.New(slog.NewTextHandler(&logs, nil)) })
 	b32 := p.server.Address()
@@ -326,7 +307,7 @@ func TestServerKeysAndB32File(t *testing.T) {
 // TestServerTargetDownKeepsTunnel checks that a stream to a dead target is
 // closed and counted while the tunnel keeps accepting.
 func TestServerTargetDownKeepsTunnel(t *testing.T) {
-	checkNoLeak(t)
+	leaktest.Check(t)
 	target := freeAddr(t)
 	var logs syncBuffer
 	p := newPair(t, target, func(srv, _ *Config) { srv.Logger = slog.New(slog.NewTextHandler(&logs, nil)) })
@@ -362,7 +343,7 @@ func TestServerTargetDownKeepsTunnel(t *testing.T) {
 // TestClientDialFailureClosesLocalConn checks that an unreachable
 // destination closes the local conn, is counted and logged.
 func TestClientDialFailureClosesLocalConn(t *testing.T) {
-	checkNoLeak(t)
+	leaktest.Check(t)
 	var logs syncBuffer
 	p := newPair(t, echoServer(t), func(_, cli *Config) {
 		cli.Tunnel.Destination = "nowhere.i2p"
@@ -385,7 +366,7 @@ func TestClientDialFailureClosesLocalConn(t *testing.T) {
 // TestServeFailsWhenSessionDies checks that both kinds report a dead
 // session from Serve, so the supervisor restarts them.
 func TestServeFailsWhenSessionDies(t *testing.T) {
-	checkNoLeak(t)
+	leaktest.Check(t)
 	n := i2pnettest.New()
 	defer n.Close()
 	srv, err := NewServer(Config{Tunnel: config.Tunnel{Name: "s", Type: TypeServer, Target: freeAddr(t)}, Network: n})
@@ -413,7 +394,7 @@ func TestServeFailsWhenSessionDies(t *testing.T) {
 // TestIdleTimeoutClosesConn checks that Tunnel.IdleTimeout reaches the
 // relay: a silent connection is closed after it.
 func TestIdleTimeoutClosesConn(t *testing.T) {
-	checkNoLeak(t)
+	leaktest.Check(t)
 	const idle = 200 * time.Millisecond
 	p := newPair(t, echoServer(t), func(srv, _ *Config) { srv.Tunnel.IdleTimeout = config.Duration(idle) })
 	c, err := net.Dial("tcp", p.client.ListenAddr())
@@ -439,7 +420,7 @@ func TestIdleTimeoutClosesConn(t *testing.T) {
 // TestClientListenInUse checks that Open fails cleanly (nothing left open)
 // when the local port is taken, and that the error names the address.
 func TestClientListenInUse(t *testing.T) {
-	checkNoLeak(t)
+	leaktest.Check(t)
 	taken, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -152,7 +152,7 @@ func needTools(t *testing.T, names ...string) {
 	if os.Getenv("CI") == "true" {
 		t.Fatalf("CI=true: %s", msg)
 	}
-	t.Skip("skipping: " + msg)
+	t.Skip("skipping: " + msg) // under CI=true: Fatalf above
 }
 
 // startSquid runs squid inside the namespace as a forward proxy on

@@ -3,6 +3,7 @@ package httpproxy
 import (
 	"context"
 	"errors"
+	"i2pbridge/bridge/leaktest"
 	"io"
 	"net"
 	"net/http"
@@ -41,7 +42,7 @@ func getVia(t *testing.T, addr, u string) (int, string) {
 // TestTunnelLifecycle drives the tunnel the way the supervisor does:
 // Open, Serve, a request through it, cancel, Close, and again.
 func TestTunnelLifecycle(t *testing.T) {
-	checkNoLeak(t)
+	leaktest.Check(t)
 	n := i2pnettest.New()
 	defer n.Close()
 	site := newEepsite(t, n, nil)
