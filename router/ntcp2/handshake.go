@@ -612,12 +612,18 @@ type ResponderConfig struct {
 // ReadSessionRequest returns the padding length to read next; after
 // SessionCreated, ConfirmedLen tells how many bytes message 3 has.
 // On any failure Bob closes without answering (ntcp2.rst: "halt further
-// message processing and close the connection without responding").
+// message processing and close the connection without responding"), with
+// one exception: a request whose only fault is Alice's clock still gets
+// message 2, so that Alice learns our time and can tell her clock is off,
+// and only then fails (SessionCreated returns the message and an error
+// wrapping ErrClockSkew). i2pd 2.45 does the same (NTCP2Session::
+// HandleSessionRequestReceived sends SessionCreated, then terminates).
 type Responder struct {
 	handshake
 	cfg     ResponderConfig
 	m3p2Len int
 	peer    [32]byte // Alice's static key, from message 3 part 1
+	skew    error    // Alice's clock is off: answer message 1, then fail
 }
 
 // NewResponder checks cfg. A replay cache is mandatory: message 1 has no
@@ -681,7 +687,12 @@ func (b *Responder) ReadSessionRequest(head []byte) (int, error) {
 	}
 	now := b.opts.now()
 	if err := checkSkew("session request", opts.TsA, now); err != nil {
-		return 0, b.fail(err)
+		// Not entered in the replay cache: no data phase can follow, and a
+		// replayed old request only earns the replayer our clock.
+		b.skew = err
+		b.padLen = int(opts.PadLen)
+		b.state = stateRequestHead
+		return b.padLen, nil
 	}
 	if !b.opts.Replay.Add(b.re, now) {
 		return 0, b.fail(fmt.Errorf("ntcp2: session request: %w", ErrReplay))
@@ -702,6 +713,9 @@ func (b *Responder) ReadSessionRequest(head []byte) (int, error) {
 // The AES IV is message 1's last ciphertext block (bytes 16..31), not
 // Bob's published i again: "the AES state from message 1" (ntcp2.rst
 // §"2) SessionCreated"; i2pd keeps the CBC IV in m_IV).
+//
+// When Alice's clock was off (see Responder), it returns message 2 and an
+// error wrapping ErrClockSkew: send the message, then close.
 func (b *Responder) SessionCreated(padding []byte) ([]byte, error) {
 	if err := b.expect("session created", stateRequestHead); err != nil {
 		return nil, err
@@ -743,6 +757,9 @@ func (b *Responder) SessionCreated(padding []byte) ([]byte, error) {
 		b.ss.MixHash(pad)
 	}
 	b.state = stateCreatedSent
+	if b.skew != nil {
+		return append(msg, pad...), b.fail(b.skew)
+	}
 	return append(msg, pad...), nil
 }
 

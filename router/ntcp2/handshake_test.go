@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"testing"
@@ -388,14 +389,28 @@ func TestHandshakeRejectsClockSkew(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			p := newPair(t, a, b, pairOpts{aliceNow: at(c.alice), bobNow: at(c.bob)})
 			msg1, _ := p.messageOne(t)
-			_, err := p.bob.ReadSessionRequest(msg1[:HeadLen])
+			if _, err := p.bob.ReadSessionRequest(msg1[:HeadLen]); err != nil {
+				t.Fatal(err)
+			}
+			msg2, err := p.bob.SessionCreated(msg1[HeadLen:])
 			if !c.wantErr {
 				if err != nil {
 					t.Fatal(err)
 				}
 				return
 			}
+			// Bob refuses, but answers first so that Alice learns his
+			// time; Alice, whose clock is just as far from his, refuses
+			// message 2 in turn.
 			mustFail(t, "Bob", err, ErrClockSkew)
+			if len(msg2) < HeadLen {
+				t.Fatalf("Bob sent no message 2 (%d bytes) to tell Alice his time", len(msg2))
+			}
+			if _, err := p.bob.ReadSessionConfirmed(make([]byte, p.bob.ConfirmedLen())); !errors.Is(err, ErrState) {
+				t.Fatalf("Bob after refusing: %v, want ErrState", err)
+			}
+			_, err = p.alice.ReadSessionCreated(msg2[:HeadLen])
+			mustFail(t, "Alice", err, ErrClockSkew)
 		})
 	}
 	// Bob's clock 90 s behind: Alice stamps message 1 with the same wrong
@@ -521,6 +536,10 @@ func TestResponderRejectsBadRequestOptions(t *testing.T) {
 				t.Fatal(err)
 			}
 			pad, err := bob.ReadSessionRequest(craftRequest(t, b, o))
+			if errors.Is(c.want, ErrClockSkew) && err == nil {
+				// Refused after message 2 (see Responder).
+				_, err = bob.SessionCreated(make([]byte, pad))
+			}
 			if c.want == nil {
 				if err != nil || pad != 0 || bob.ConfirmedLen() != 48+600 {
 					t.Fatalf("pad %d, ConfirmedLen %d, err %v", pad, bob.ConfirmedLen(), err)

@@ -247,7 +247,8 @@ func client(ctx context.Context, conn net.Conn, cfg Config, peer data.RouterInfo
 // established Session that owns conn. The peer is identified by the
 // RouterInfo in message 3 (see Responder.ReadSessionConfirmed for the
 // checks). Config.Replay is required. On failure conn is closed without a
-// word (TCP reset when possible), as the spec asks of Bob.
+// word (TCP reset when possible), as the spec asks of Bob, except that a
+// peer whose clock is off gets message 2 first (see Responder).
 func Server(ctx context.Context, conn net.Conn, cfg Config) (*Session, error) {
 	s, err := server(ctx, conn, cfg)
 	if err != nil {
@@ -293,6 +294,13 @@ func server(ctx context.Context, conn net.Conn, cfg Config) (*Session, error) {
 		return fail(fmt.Errorf("read session request padding: %w", err))
 	}
 	msg2, err := resp.SessionCreated(pad)
+	if errors.Is(err, ErrClockSkew) && msg2 != nil {
+		// Tell Alice our time (see Responder), then close with a FIN, not
+		// the reset abort sends, which could discard message 2 unsent.
+		_, _ = conn.Write(msg2)
+		_ = conn.Close()
+		return fail(err)
+	}
 	if err != nil {
 		return fail(err)
 	}

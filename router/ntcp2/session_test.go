@@ -633,3 +633,47 @@ func TestListenerOverTCP(t *testing.T) {
 		t.Fatalf("%d goroutines left, %d before:\n%s", g, before, buf[:runtime.Stack(buf, true)])
 	}
 }
+
+// TestServerTellsSkewedClientItsTime: over real TCP (where a reset could
+// discard unsent data), Bob answers a request stamped 90 s off with
+// message 2 and closes; Alice then refuses on her side with ErrClockSkew,
+// having learned Bob's time, as i2pd 2.45 expects of a peer.
+func TestServerTellsSkewedClientItsTime(t *testing.T) {
+	for _, skew := range []time.Duration{90 * time.Second, -90 * time.Second} {
+		t.Run(skew.String(), func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			a := newTestRouter(t, routerOpts{})
+			b := newTestRouter(t, routerOpts{addr: netip.MustParseAddrPort(ln.Addr().String())})
+			serverErr := make(chan error, 1)
+			go func() {
+				c, err := ln.Accept()
+				if err != nil {
+					serverErr <- err
+					return
+				}
+				cb := b.config()
+				cb.Replay = NewReplayCache(0, 0)
+				s, err := Server(context.Background(), c, cb)
+				if s != nil {
+					s.Close()
+				}
+				serverErr <- err
+			}()
+			ca := a.config()
+			ca.Now = func() time.Time { return time.Now().Add(skew) }
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_, err = Dial(ctx, nil, ca, b.ri)
+			if !errors.Is(err, ErrClockSkew) {
+				t.Fatalf("Alice: %v, want ErrClockSkew (from Bob's message 2)", err)
+			}
+			if err := <-serverErr; !errors.Is(err, ErrClockSkew) {
+				t.Fatalf("Bob: %v, want ErrClockSkew", err)
+			}
+		})
+	}
+}
