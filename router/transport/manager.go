@@ -96,6 +96,7 @@ type Manager struct {
 	gates sync.Map // *ntcp2.Session → *gate
 
 	reqs    chan func(*state) // to the owner
+	skewed  atomic.Uint64     // handshakes refused for clock skew, both ways
 	running atomic.Bool
 	done    chan struct{} // closed when Run returns
 	started chan struct{} // closed when Run starts
@@ -380,6 +381,7 @@ func (m *Manager) dial(ctx context.Context, h data.Hash, ri data.RouterInfo, d *
 		switch {
 		case err != nil:
 			d.err = fmt.Errorf("transport: dial %s: %w", h.Short(), err)
+			m.noteSkew(err, h.Short())
 			m.failed(st, h, p, d.err)
 		case !m.running.Load():
 			d.err = ErrClosed
@@ -396,6 +398,19 @@ func (m *Manager) dial(ctx context.Context, h data.Hash, ri data.RouterInfo, d *
 		s.CloseWithReason(ntcp2.ReasonShutdown)
 		m.forget(s)
 	}
+}
+
+// noteSkew counts and reports a handshake refused for clock skew. It is a
+// warning, not debug noise: one peer with a wrong clock is its problem,
+// but many mean ours is wrong, and every handshake will fail until the
+// system clock is fixed (NTCP2 allows ±60 s).
+func (m *Manager) noteSkew(err error, peer string) {
+	if !errors.Is(err, ntcp2.ErrClockSkew) {
+		return
+	}
+	n := m.skewed.Add(1)
+	m.log.Warn("transport: handshake refused for clock skew; if this repeats with many peers, check this machine's clock",
+		"peer", peer, "err", err, "count", n)
 }
 
 // failed records a failure of peer h and bans it.
@@ -603,7 +618,10 @@ type Stats struct {
 	Outbound int
 	Dials    int
 	Banned   int
-	Peers    []PeerStatus // sorted by hash
+	// ClockSkew counts handshakes refused because the clocks differ by
+	// more than ntcp2.MaxClockSkew, dialed or accepted, since start.
+	ClockSkew uint64
+	Peers     []PeerStatus // sorted by hash
 }
 
 // Stats returns a snapshot of the table (zero when not running).
@@ -612,6 +630,7 @@ func (m *Manager) Stats(ctx context.Context) Stats {
 	if !m.running.Load() {
 		return out
 	}
+	out.ClockSkew = m.skewed.Load()
 	m.do(ctx, func(st *state) {
 		now := time.Now()
 		out.Sessions, out.Dials = st.sessions, st.dials
@@ -684,6 +703,7 @@ func (m *Manager) accept(ctx context.Context, conn net.Conn) {
 	s, err := ntcp2.Server(ctx, conn, *m.sessCfg.Load())
 	if err != nil {
 		m.log.Debug("transport: inbound handshake failed", "remote", conn.RemoteAddr().String(), "err", err)
+		m.noteSkew(err, "inbound")
 		return
 	}
 	h := s.PeerHash()
