@@ -43,7 +43,7 @@ type File struct {
 // Router selects and configures the router the tunnels run on.
 //
 // Each backend has its own keys: SAM is for "sam" only; NetID, NTCP2,
-// Floodfill, Reseed and SeedDir are for "embedded" only (an external router
+// Floodfill, Reseed, SeedDir, Bandwidth and Transit are for "embedded" only (an external router
 // is configured in its own files). Setting a key of the other backend is an
 // error, so a half-converted file is noticed rather than half-applied.
 type Router struct {
@@ -63,6 +63,19 @@ type Router struct {
 	// netDb or any tree of routerInfo-*.dat / router.info files);
 	// relative to the config file's folder, absolute after Load.
 	SeedDir string `yaml:"seed_dir"`
+	// Bandwidth is the class letter published in our caps (K, L, M, N, O,
+	// P or X, see the RouterInfo spec); default L.
+	Bandwidth string `yaml:"bandwidth"`
+	// Transit limits the tunnels of other routers we carry as a hop.
+	Transit Transit `yaml:"transit"`
+}
+
+// Transit limits participation in other routers' tunnels.
+type Transit struct {
+	// MaxTunnels bounds the transit tunnels carried at once; further
+	// requests are refused (code 30, "bandwidth", the only code routers
+	// send). Absent: 2500, i2pd's limits.transittunnels; 0 carries none.
+	MaxTunnels *int `yaml:"max_tunnels"`
 }
 
 // Tunnel is one entry of `tunnels:`.

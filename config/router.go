@@ -55,7 +55,11 @@ type Reseed struct {
 
 // embeddedKeys are the YAML keys of Router that only the embedded router
 // uses, for "not used by backend sam" messages.
-var embeddedKeys = []string{"netid", "ntcp2", "floodfill", "reseed", "seed_dir"}
+var embeddedKeys = []string{"netid", "ntcp2", "floodfill", "reseed", "seed_dir", "bandwidth", "transit"}
+
+// bandwidthClasses are the caps letters of the RouterInfo spec, slowest
+// first (K under 12 KB/s … X over 2 MB/s).
+const bandwidthClasses = "KLMNOPX"
 
 // checkEmbedded defaults and validates the embedded router's keys.
 func (f *File) checkEmbedded(p *problems, base string, used *ports) {
@@ -109,6 +113,15 @@ func (f *File) checkEmbedded(p *problems, base string, used *ports) {
 	}
 	if r.NetID == DefaultNetID && published.IsValid() && !published.IsUnspecified() && (!published.IsGlobalUnicast() || published.IsPrivate()) {
 		p.warnf("router.ntcp2", "publishing %s on the public network: routers elsewhere cannot reach a loopback or private address", published)
+	}
+	switch {
+	case r.Bandwidth == "":
+		r.Bandwidth = "L"
+	case len(r.Bandwidth) != 1 || !strings.Contains(bandwidthClasses, r.Bandwidth):
+		p.errorf("router.bandwidth", "%q is not a bandwidth class: one of K, L, M, N, O, P, X (K slowest, X over 2 MB/s)", r.Bandwidth)
+	}
+	if m := r.Transit.MaxTunnels; m != nil && *m < 0 {
+		p.errorf("router.transit.max_tunnels", "%d is negative; 0 carries no transit tunnels", *m)
 	}
 	if r.Floodfill && r.NTCP2.Listen == "" {
 		p.errorf("router.floodfill", "a floodfill must accept connections: set ntcp2.listen (and ntcp2.host if it is a wildcard address)")

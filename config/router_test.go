@@ -19,7 +19,7 @@ func TestEmbeddedRouterDefaults(t *testing.T) {
 	}{{
 		name: "minimal: public network, firewalled, warned about bootstrap",
 		yaml: "router: {backend: embedded}\n",
-		want: config.Router{Backend: "embedded", NetID: 2},
+		want: config.Router{Backend: "embedded", NetID: 2, Bandwidth: "L"},
 		warns: []string{"t.yaml:1: router: no reseed urls, reseed files or seed_dir: " +
 			"a new router knows no other router and cannot join the network"},
 	}, {
@@ -34,6 +34,8 @@ func TestEmbeddedRouterDefaults(t *testing.T) {
     files: [seeds.su3, /abs/more.zip]
     cert_dir: certs
   seed_dir: seeds/netDb
+  bandwidth: O
+  transit: {max_tunnels: 0}
 `,
 		want: config.Router{
 			Backend: "embedded", NetID: 99,
@@ -44,16 +46,18 @@ func TestEmbeddedRouterDefaults(t *testing.T) {
 				Files:   []string{filepath.Join(dir, "seeds.su3"), "/abs/more.zip"},
 				CertDir: filepath.Join(dir, "certs"),
 			},
-			SeedDir: filepath.Join(dir, "seeds", "netDb"),
+			SeedDir:   filepath.Join(dir, "seeds", "netDb"),
+			Bandwidth: "O",
+			Transit:   config.Transit{MaxTunnels: new(0)},
 		},
 	}, {
 		name: "listen host is published when host is empty; port-only means 127.0.0.1",
 		yaml: "router: {backend: embedded, netid: 99, ntcp2: {listen: 4567}, seed_dir: s}\n",
-		want: config.Router{Backend: "embedded", NetID: 99, NTCP2: config.NTCP2{Listen: "127.0.0.1:4567"}, SeedDir: filepath.Join(dir, "s")},
+		want: config.Router{Backend: "embedded", NetID: 99, NTCP2: config.NTCP2{Listen: "127.0.0.1:4567"}, SeedDir: filepath.Join(dir, "s"), Bandwidth: "L"},
 	}, {
 		name: "a loopback address on the public network is a warning",
 		yaml: "router: {backend: embedded, ntcp2: {listen: \"192.168.1.2:4567\"}, seed_dir: s}\n",
-		want: config.Router{Backend: "embedded", NetID: 2, NTCP2: config.NTCP2{Listen: "192.168.1.2:4567"}, SeedDir: filepath.Join(dir, "s")},
+		want: config.Router{Backend: "embedded", NetID: 2, NTCP2: config.NTCP2{Listen: "192.168.1.2:4567"}, SeedDir: filepath.Join(dir, "s"), Bandwidth: "L"},
 		warns: []string{"t.yaml:1: router.ntcp2: publishing 192.168.1.2 on the public network: " +
 			"routers elsewhere cannot reach a loopback or private address"},
 	}}
@@ -113,6 +117,14 @@ func TestEmbeddedRouterRejects(t *testing.T) {
 			`t.yaml:1: router.ntcp2.host: 0.0.0.0 cannot be dialed; publish the address other routers reach this one at`},
 		{"listen collides with control", "router: {backend: embedded, seed_dir: s, ntcp2: {listen: 7070}}\ncontrol: 127.0.0.1:7070\n",
 			`t.yaml:2: control: port 7070 already used by router.ntcp2.listen`},
+		{"bandwidth word", "router: {backend: embedded, seed_dir: s, bandwidth: fast}\n",
+			`t.yaml:1: router.bandwidth: "fast" is not a bandwidth class: one of K, L, M, N, O, P, X (K slowest, X over 2 MB/s)`},
+		{"bandwidth lower case", "router: {backend: embedded, seed_dir: s, bandwidth: o}\n",
+			`t.yaml:1: router.bandwidth: "o" is not a bandwidth class: one of K, L, M, N, O, P, X (K slowest, X over 2 MB/s)`},
+		{"transit negative", "router:\n  backend: embedded\n  seed_dir: s\n  transit:\n    max_tunnels: -5\n",
+			`t.yaml:5: router.transit.max_tunnels: -5 is negative; 0 carries no transit tunnels`},
+		{"transit unknown key", "router: {backend: embedded, seed_dir: s, transit: {share: 80}}\n",
+			`t.yaml:1: router.transit.share: unknown key (known: max_tunnels)`},
 		{"floodfill without listen", "router:\n  backend: embedded\n  seed_dir: s\n  floodfill: true\n",
 			`t.yaml:4: router.floodfill: a floodfill must accept connections: set ntcp2.listen (and ntcp2.host if it is a wildcard address)`},
 		{"reseed over http", "router:\n  backend: embedded\n  reseed:\n    urls:\n      - https://ok.example/\n      - http://reseed.example/\n",

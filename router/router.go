@@ -32,14 +32,17 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"i2pbridge/router/crypto"
 	"i2pbridge/router/data"
 	"i2pbridge/router/i2np"
 	"i2pbridge/router/netdb"
 	"i2pbridge/router/netx"
 	"i2pbridge/router/ntcp2"
 	"i2pbridge/router/transport"
+	"i2pbridge/router/tunnel"
 )
 
 // Version is the I2P API version we publish as router.version: i2pd 2.45
@@ -64,9 +67,10 @@ const minFloodfills = 5
 // reseedTimeout bounds one reseed download.
 const reseedTimeout = time.Minute
 
-// DefaultBandwidth is the bandwidth cap letter we publish. We carry no
-// transit tunnels yet, so we claim the lowest class peers still use ('L',
-// 12–48 KB/s), which keeps i2pd from preferring us as a tunnel hop.
+// DefaultBandwidth is the bandwidth cap letter we publish. We claim the
+// lowest class peers still use ('L', 12–48 KB/s) until bandwidth limits
+// exist, so that i2pd does not prefer a new router of unknown capacity as
+// a tunnel hop; operators raise it with router.bandwidth.
 const DefaultBandwidth = "L"
 
 // Sentinel errors.
@@ -118,6 +122,13 @@ type Config struct {
 	Logger *slog.Logger
 	// Net is the network for NTCP2 (default: the host's TCP).
 	Net netx.Network
+	// MaxTransit bounds the tunnels of others we carry as a hop: 0 means
+	// tunnel.DefaultMaxTransit (i2pd's 2500), negative carries none
+	// (every request is refused with code 30, i2pd's notransit).
+	MaxTransit int
+	// Clock is the time used in NTCP2 handshakes (default time.Now); tests
+	// skew it to check that peers with a wrong clock are refused.
+	Clock func() time.Time
 	// Tuning overrides timings, mostly for tests; zero values keep the
 	// defaults.
 	Tuning Tuning
@@ -142,6 +153,12 @@ type Router struct {
 	ln     net.Listener
 	tr     *transport.Manager
 	db     *netdb.DB
+	node   *tunnel.Node
+	// tunnelIn queues tunnel and garlic messages from the transport's
+	// reader goroutines for the tunnel workers: handling one may send, and
+	// a send may wait for a dial, which must not stall a session's reader.
+	tunnelIn chan i2np.Message
+	dropped  atomic.Uint64 // tunnel messages dropped because tunnelIn was full
 
 	mu      sync.Mutex
 	ri      data.RouterInfo
@@ -239,6 +256,7 @@ func New(cfg Config) (*Router, error) {
 		Handler:      r.handle,
 		OnRouterInfo: func(ri data.RouterInfo) { r.db.AddRouterInfo(ri) },
 		OnPeerFailed: func(h data.Hash, _ error) { r.db.PeerFailed(h) },
+		Now:          cfg.Clock,
 	})
 	if err != nil {
 		return fail(err)
@@ -257,6 +275,23 @@ func New(cfg Config) (*Router, error) {
 	if err != nil {
 		return fail(err)
 	}
+	accept := func(*tunnel.Request) bool { return true }
+	if cfg.MaxTransit < 0 {
+		accept = func(*tunnel.Request) bool { return false }
+	}
+	r.node, err = tunnel.NewNode(tunnel.NodeConfig{
+		Keys:       crypto.X25519KeysFromPrivate([32]byte(keys.X25519PrivateKey())),
+		Hash:       keys.Hash(),
+		Sender:     r.tr,
+		MaxTransit: max(cfg.MaxTransit, 0),
+		Accept:     accept,
+		Local:      r.local,
+		Logger:     r.log,
+	})
+	if err != nil {
+		return fail(err)
+	}
+	r.tunnelIn = make(chan i2np.Message, tunnelQueue)
 	if st := r.db.Stats(); st.Routers == 0 {
 		r.log.Warn("router: no routers known; give a seed directory or reseed files")
 	}
@@ -409,10 +444,75 @@ func (r *Router) saveRouterInfo(ri data.RouterInfo) error {
 	return writeFileAtomic(filepath.Join(r.cfg.Datadir, RouterInfoFile), ri.Bytes(), 0o644)
 }
 
-// handle routes an I2NP message from the transport. Only the netDb
-// consumes messages so far; tunnels and garlic will join here.
+// Tunnel message handling: the queue between the transport's readers and
+// the workers, and how many workers there are. Four workers let a few
+// sends wait for dials while the rest keep transit traffic moving; the
+// queue holds a burst of ~2 MB of TunnelData.
+const (
+	tunnelQueue   = 2048
+	tunnelWorkers = 4
+	// tunnelSendTimeout bounds the sends one message causes.
+	tunnelSendTimeout = 15 * time.Second
+	// expireEvery runs the tunnel timers (build timeouts, tunnel and
+	// fragment expiry); i2pd's tunnel manager ticks once a second.
+	expireEvery = time.Second
+)
+
+// handle routes an I2NP message from the transport: netDb messages to the
+// netDb, tunnel builds, tunnel data and garlic to the tunnel workers.
 func (r *Router) handle(from data.Hash, m i2np.Message) {
-	r.db.Handle(from, m)
+	switch m.Type {
+	case i2np.TypeTunnelData, i2np.TypeTunnelGateway, i2np.TypeGarlic,
+		i2np.TypeVariableTunnelBuild, i2np.TypeVariableTunnelBuildReply,
+		i2np.TypeShortTunnelBuild, i2np.TypeOutboundTunnelBuildReply,
+		i2np.TypeTunnelBuild, i2np.TypeTunnelBuildReply:
+		select {
+		case r.tunnelIn <- m:
+		default:
+			if n := r.dropped.Add(1); n&(n-1) == 0 { // log at 1, 2, 4, 8, …
+				r.log.Warn("router: tunnel queue full, dropping messages", "dropped", n)
+			}
+		}
+	default:
+		r.db.Handle(from, m)
+	}
+}
+
+// local receives what the tunnel Node does not consume: messages that came
+// through our inbound tunnels or in router garlic (DeliveryStatus for our
+// publishes, DatabaseStore replies to lookups, …).
+func (r *Router) local(_ context.Context, m i2np.Message, _ i2np.TunnelID) {
+	r.db.Handle(data.Hash{}, m)
+}
+
+// tunnelWorker handles queued tunnel messages until ctx ends.
+func (r *Router) tunnelWorker(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case m := <-r.tunnelIn:
+			mctx, cancel := context.WithTimeout(ctx, tunnelSendTimeout)
+			if err := r.node.HandleMessage(mctx, m); err != nil {
+				r.log.Debug("router: tunnel message dropped", "type", m.Type, "err", err)
+			}
+			cancel()
+		}
+	}
+}
+
+// expireLoop runs the tunnel timers until ctx ends.
+func (r *Router) expireLoop(ctx context.Context) {
+	t := time.NewTicker(expireEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			r.node.Expire()
+		}
+	}
 }
 
 // Run runs the router until ctx ends or Close is called. It returns nil on
@@ -447,6 +547,10 @@ func (r *Router) Run(ctx context.Context) error {
 			}
 		}()
 	}
+	for range tunnelWorkers {
+		wg.Go(func() { r.tunnelWorker(ctx) })
+	}
+	wg.Go(func() { r.expireLoop(ctx) })
 	if len(r.cfg.ReseedURLs) > 0 {
 		wg.Add(1)
 		go func() {
@@ -572,6 +676,9 @@ func (r *Router) NetDB() *netdb.DB { return r.db }
 // Transport gives access to the transport manager.
 func (r *Router) Transport() *transport.Manager { return r.tr }
 
+// Tunnels gives access to the tunnel side (transit tunnels, builds).
+func (r *Router) Tunnels() *tunnel.Node { return r.node }
+
 // Status is a snapshot for status displays.
 type Status struct {
 	Hash       data.Hash
@@ -585,16 +692,40 @@ type Status struct {
 	Inbound    int
 	Outbound   int
 	Published  time.Time // last confirmed publish of our RouterInfo
+	// Peers are the routers we hold sessions with, sorted by hash.
+	Peers []Peer
+	// ClockSkew counts NTCP2 handshakes refused because a clock was off by
+	// more than 60 s (see transport.Stats).
+	ClockSkew uint64
+	// Transit tunnels we carry, and build requests accepted and refused.
+	Transit                         int
+	TransitAccepted, TransitRefused uint64
+	// TunnelDropped counts tunnel messages dropped on a full queue.
+	TunnelDropped uint64
+}
+
+// Peer is one router we hold NTCP2 sessions with.
+type Peer struct {
+	Hash     data.Hash
+	Inbound  int // sessions it dialled
+	Outbound int // sessions we dialled
 }
 
 // Status returns counts of known routers, floodfills and sessions.
 func (r *Router) Status(ctx context.Context) Status {
 	ds := r.db.Stats()
 	ts := r.tr.Stats(ctx)
-	return Status{
+	ns := r.node.Stats()
+	st := Status{
 		Hash: r.Hash(), NTCP2: r.addr, Caps: r.caps(), Floodfill: r.cfg.Floodfill,
 		Routers: ds.Routers, Floodfills: ds.Floodfills, LeaseSets: ds.LeaseSets,
 		Sessions: ts.Sessions, Inbound: ts.Inbound, Outbound: ts.Outbound,
-		Published: ds.Published,
+		Published: ds.Published, ClockSkew: ts.ClockSkew,
+		Transit: r.node.TransitCount(), TransitAccepted: ns.TransitAccepted, TransitRefused: ns.TransitRejected,
+		TunnelDropped: r.dropped.Load(),
 	}
+	for _, p := range ts.Peers {
+		st.Peers = append(st.Peers, Peer{Hash: p.Hash, Inbound: p.Inbound, Outbound: p.Outbound})
+	}
+	return st
 }

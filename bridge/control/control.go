@@ -48,6 +48,20 @@ type Router struct {
 	Inbound    int       `json:"inbound"`            // of which they dialed
 	Outbound   int       `json:"outbound"`           // of which we dialed
 	Published  time.Time `json:"published,omitzero"` // last confirmed publish of our RouterInfo
+	// ClockSkew counts NTCP2 handshakes refused because a clock was more
+	// than 60 s off; many mean this machine's clock is wrong.
+	ClockSkew       uint64 `json:"clock_skew"`
+	Transit         int    `json:"transit"`          // transit tunnels carried now
+	TransitAccepted uint64 `json:"transit_accepted"` // build requests accepted since start
+	TransitRefused  uint64 `json:"transit_refused"`  // refused (limit reached or transit off)
+	Peers           []Peer `json:"peers,omitempty"`  // routers with open NTCP2 sessions
+}
+
+// Peer is a router the embedded router holds NTCP2 sessions with.
+type Peer struct {
+	Hash     string `json:"hash"`     // base64 router hash
+	Inbound  int    `json:"inbound"`  // sessions it dialled
+	Outbound int    `json:"outbound"` // sessions we dialled
 }
 
 // Tunnel is one tunnel's state as the supervisor reports it. It mirrors

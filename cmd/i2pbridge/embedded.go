@@ -41,7 +41,16 @@ var _ i2pnet.Network = (*embeddedNet)(nil)
 
 // routerConfig maps the YAML router settings onto router.Config.
 func routerConfig(r config.Router, logger *slog.Logger) router.Config {
+	maxTransit := 0 // router's default
+	if m := r.Transit.MaxTunnels; m != nil {
+		maxTransit = *m
+		if maxTransit == 0 {
+			maxTransit = -1 // none
+		}
+	}
 	return router.Config{
+		Bandwidth:     r.Bandwidth,
+		MaxTransit:    maxTransit,
 		Datadir:       r.Datadir,
 		NetID:         r.NetID,
 		NTCP2Listen:   r.NTCP2.Listen,
@@ -102,7 +111,11 @@ func (e *embeddedNet) routerStatus(ctx context.Context) control.Router {
 		Hash: st.Hash.Base64(), NetID: e.netID, Caps: st.Caps, Floodfill: st.Floodfill,
 		Routers: st.Routers, Floodfills: st.Floodfills, LeaseSets: st.LeaseSets,
 		Sessions: st.Sessions, Inbound: st.Inbound, Outbound: st.Outbound,
-		Published: st.Published,
+		Published: st.Published, ClockSkew: st.ClockSkew,
+		Transit: st.Transit, TransitAccepted: st.TransitAccepted, TransitRefused: st.TransitRefused,
+	}
+	for _, p := range st.Peers {
+		out.Peers = append(out.Peers, control.Peer{Hash: p.Hash.Base64(), Inbound: p.Inbound, Outbound: p.Outbound})
 	}
 	if st.NTCP2.IsValid() {
 		out.NTCP2 = st.NTCP2.String()

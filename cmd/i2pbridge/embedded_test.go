@@ -85,14 +85,18 @@ func TestStatusTableShowsTheRouter(t *testing.T) {
 	want := "i2pbridge dev, backend embedded, up 1m0s, 0 tunnels\n" +
 		"router " + riAHash + ", netid 99, caps LfR, ntcp2 198.18.0.100:12345\n" +
 		"  netdb: 5 known routers (2 floodfills), 1 leaseset; published not yet\n" +
-		"  ntcp2: 3 sessions (1 inbound, 2 outbound)\n"
+		"  ntcp2: 3 sessions (1 inbound, 2 outbound)\n" +
+		"  transit: 0 tunnels; requests 0 accepted, 0 refused\n"
 	if b.String() != want {
 		t.Errorf("table:\n%s\nwant:\n%s", b.String(), want)
 	}
 	st.Router.NTCP2, st.Router.Published = "", time.Now().Add(-90*time.Second)
+	st.Router.ClockSkew, st.Router.Transit, st.Router.TransitAccepted, st.Router.TransitRefused = 3, 1, 4, 2
 	b.Reset()
 	writeStatusTable(&b, st)
-	for _, s := range []string{"ntcp2 not reachable (firewalled)\n", "published 1m30s ago\n"} {
+	for _, s := range []string{"ntcp2 not reachable (firewalled)\n", "published 1m30s ago\n",
+		"; 3 handshakes refused for clock skew (check this machine's clock if it grows)\n",
+		"  transit: 1 tunnel; requests 4 accepted, 2 refused\n"} {
 		if !strings.Contains(b.String(), s) {
 			t.Errorf("table lacks %q:\n%s", s, b.String())
 		}

@@ -116,8 +116,8 @@ func humanBytes(n uint64) string {
 	return fmt.Sprintf("%.1f %ciB", v, "KMGTPE"[exp])
 }
 
-// writeRouterStatus prints the embedded router in three lines: who it is,
-// what it knows, whom it talks to.
+// writeRouterStatus prints the embedded router in four lines: who it is,
+// what it knows, whom it talks to, whose tunnels it carries.
 func writeRouterStatus(w io.Writer, r control.Router) {
 	ntcp2 := r.NTCP2
 	if ntcp2 == "" {
@@ -130,5 +130,10 @@ func writeRouterStatus(w io.Writer, r control.Router) {
 	}
 	fmt.Fprintf(w, "  netdb: %s (%s), %s; published %s\n",
 		plural(r.Routers, "known router"), plural(r.Floodfills, "floodfill"), plural(r.LeaseSets, "leaseset"), published)
-	fmt.Fprintf(w, "  ntcp2: %s (%d inbound, %d outbound)\n", plural(r.Sessions, "session"), r.Inbound, r.Outbound)
+	skew := ""
+	if r.ClockSkew > 0 {
+		skew = fmt.Sprintf("; %s refused for clock skew (check this machine's clock if it grows)", plural(int(r.ClockSkew), "handshake"))
+	}
+	fmt.Fprintf(w, "  ntcp2: %s (%d inbound, %d outbound)%s\n", plural(r.Sessions, "session"), r.Inbound, r.Outbound, skew)
+	fmt.Fprintf(w, "  transit: %s; requests %d accepted, %d refused\n", plural(r.Transit, "tunnel"), r.TransitAccepted, r.TransitRefused)
 }
