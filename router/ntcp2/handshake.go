@@ -396,6 +396,10 @@ type Initiator struct {
 	handshake
 	cfg  InitiatorConfig
 	m3p2 []byte // message 3 part 2 plaintext, fixed before message 1 announces its length
+	// unpadded is the symmetric state before message 1's padding was
+	// hashed, and reqPad that padding's length: see skewedReply.
+	unpadded crypto.SymmetricState
+	reqPad   int
 }
 
 // NewInitiator checks cfg and prepares message 3's payload, whose length
@@ -471,6 +475,7 @@ func (a *Initiator) SessionRequest() ([]byte, error) {
 	if err != nil {
 		return nil, a.fail(err)
 	}
+	a.unpadded, a.reqPad = a.ss, padLen
 	if padLen > 0 {
 		a.ss.MixHash(pad)
 	}
@@ -527,6 +532,9 @@ func (a *Initiator) ReadSessionCreated(head []byte) (int, error) {
 	a.ss.MixKey(dh[:])
 	plain, err := a.ss.DecryptAndHash(make([]byte, 0, optionsLen), head[32:HeadLen])
 	if err != nil {
+		if skew := a.skewedReply(head, dh); skew != nil {
+			return 0, a.fail(skew)
+		}
 		return 0, a.fail(fmt.Errorf("ntcp2: session created: options: %w", err))
 	}
 	opts := parseCreatedOptions(plain)
@@ -543,6 +551,35 @@ func (a *Initiator) ReadSessionCreated(head []byte) (int, error) {
 	a.padLen = int(opts.PadLen)
 	a.state = stateCreatedHead
 	return a.padLen, nil
+}
+
+// skewedReply explains a message 2 that fails to decrypt, if it can. i2pd
+// 2.45 answers a request whose timestamp is off with message 2 before it
+// has read the request's padding (NTCP2Session::
+// HandleSessionRequestReceived), so the handshake hash it uses covers
+// whatever its buffer held instead of our padding, and the frame does not
+// authenticate for us. A fresh buffer is zeros, so one retry with our
+// padding taken as zeros often opens it; when it does and its timestamp is
+// off, the refusal is clock skew and is reported as such (ErrClockSkew,
+// with Bob's offset) instead of as an AEAD failure. Anything else returns
+// nil: the original error stands. Nothing of the retry is kept.
+func (a *Initiator) skewedReply(head []byte, dh [32]byte) error {
+	if a.reqPad == 0 {
+		return nil
+	}
+	ss := a.unpadded
+	ss.MixHash(make([]byte, a.reqPad))
+	ss.MixHash(a.re[:])
+	ss.MixKey(dh[:])
+	plain, err := ss.DecryptAndHash(make([]byte, 0, optionsLen), head[32:HeadLen])
+	if err != nil {
+		return nil
+	}
+	opts := parseCreatedOptions(plain)
+	if err := checkSkew("session created", opts.TsB, a.opts.now()); err != nil {
+		return fmt.Errorf("%w (Bob answered without our padding, as i2pd does when it refuses our timestamp)", err)
+	}
+	return nil
 }
 
 // SessionConfirmed takes message 2's padding (exactly the announced length)

@@ -724,3 +724,40 @@ func BenchmarkHandshake(b *testing.B) {
 		}
 	}
 }
+
+// TestInitiatorRecognisesI2pdSkewReply: i2pd 2.45 answers a request with
+// a bad timestamp before reading its padding, so its message 2 is keyed
+// to a hash over its (zeroed) buffer instead of our padding. Alice still
+// reports clock skew for it; with a good clock the same mismatch stays an
+// AEAD failure, and so does a message 2 that is simply corrupt.
+func TestInitiatorRecognisesI2pdSkewReply(t *testing.T) {
+	a := newTestRouter(t, routerOpts{})
+	b := newTestRouter(t, routerOpts{})
+	at := func(d time.Duration) func() time.Time { return func() time.Time { return time.Now().Add(d) } }
+	for _, c := range []struct {
+		name    string
+		bob     time.Duration
+		corrupt bool
+		want    error
+	}{
+		{"bob 90s ahead", 90 * time.Second, false, ErrClockSkew},
+		{"bob 90s behind", -90 * time.Second, false, ErrClockSkew},
+		{"bob in time", 0, false, crypto.ErrAuthFailed},
+		{"bob 90s ahead, frame corrupt", 90 * time.Second, true, crypto.ErrAuthFailed},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := newPair(t, a, b, pairOpts{alicePad: fixedPad(40), bobPad: fixedPad(0), bobNow: at(c.bob)})
+			msg1, _ := p.messageOne(t)
+			if _, err := p.bob.ReadSessionRequest(msg1[:HeadLen]); err != nil {
+				t.Fatal(err)
+			}
+			// Bob hashes zeros where Alice's 40 bytes of padding were.
+			msg2, _ := p.bob.SessionCreated(make([]byte, len(msg1)-HeadLen))
+			if c.corrupt {
+				msg2[40] ^= 1
+			}
+			_, err := p.alice.ReadSessionCreated(msg2[:HeadLen])
+			mustFail(t, "Alice", err, c.want)
+		})
+	}
+}
