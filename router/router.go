@@ -31,6 +31,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,6 +44,7 @@ import (
 	"i2pbridge/router/ntcp2"
 	"i2pbridge/router/transport"
 	"i2pbridge/router/tunnel"
+	"i2pbridge/router/tunnel/pool"
 )
 
 // Version is the I2P API version we publish as router.version: i2pd 2.45
@@ -126,6 +128,10 @@ type Config struct {
 	// tunnel.DefaultMaxTransit (i2pd's 2500), negative carries none
 	// (every request is refused with code 30, i2pd's notransit).
 	MaxTransit int
+	// Exploratory shapes the exploratory tunnel pool, the router's own
+	// tunnels (netDb traffic, builds of client tunnels); zero fields take
+	// i2pd's defaults: 2 hops, 3 tunnels each way, no variance.
+	Exploratory PoolConfig
 	// Clock is the time used in NTCP2 handshakes (default time.Now); tests
 	// skew it to check that peers with a wrong clock are refused.
 	Clock func() time.Time
@@ -133,6 +139,20 @@ type Config struct {
 	// defaults.
 	Tuning Tuning
 }
+
+// PoolConfig shapes a tunnel pool, each direction alike.
+type PoolConfig struct {
+	Length, Quantity, Variance int
+	// Off runs no pool (a router that only carries others' tunnels).
+	Off bool
+}
+
+// Exploratory pool defaults (i2pd's exploratory.inbound/outbound.length
+// and .quantity).
+const (
+	DefaultExploratoryLength   = 2
+	DefaultExploratoryQuantity = 3
+)
 
 // Tuning holds timings that tests shorten.
 type Tuning struct {
@@ -154,6 +174,12 @@ type Router struct {
 	tr     *transport.Manager
 	db     *netdb.DB
 	node   *tunnel.Node
+	// profiles rank peers for every pool; explore is the exploratory pool
+	// (nil when Off).
+	profiles *pool.Profiles
+	explore  *pool.Pool
+	poolsMu  sync.Mutex
+	pools    []*pool.Pool // every pool whose tunnel tests come back to us
 	// tunnelIn queues tunnel and garlic messages from the transport's
 	// reader goroutines for the tunnel workers: handling one may send, and
 	// a send may wait for a dial, which must not stall a session's reader.
@@ -292,6 +318,24 @@ func New(cfg Config) (*Router, error) {
 		return fail(err)
 	}
 	r.tunnelIn = make(chan i2np.Message, tunnelQueue)
+	r.profiles = pool.NewProfiles(pool.ProfileConfig{})
+	if ec := cfg.Exploratory; !ec.Off {
+		if ec.Length == 0 {
+			ec.Length = DefaultExploratoryLength
+		}
+		if ec.Quantity == 0 {
+			ec.Quantity = DefaultExploratoryQuantity
+		}
+		dir := pool.DirConfig{Length: ec.Length, Quantity: ec.Quantity, Variance: ec.Variance}
+		r.explore, err = pool.New(pool.Config{
+			Name: "exploratory", Node: r.node, Peers: pool.FromRouterInfos(r.db.RouterInfos), Profiles: r.profiles,
+			Inbound: dir, Outbound: dir, Logger: r.log,
+		})
+		if err != nil {
+			return fail(fmt.Errorf("%w: exploratory pool: %w", ErrConfig, err))
+		}
+		r.pools = append(r.pools, r.explore)
+	}
 	if st := r.db.Stats(); st.Routers == 0 {
 		r.log.Warn("router: no routers known; give a seed directory or reseed files")
 	}
@@ -481,7 +525,22 @@ func (r *Router) handle(from data.Hash, m i2np.Message) {
 // local receives what the tunnel Node does not consume: messages that came
 // through our inbound tunnels or in router garlic (DeliveryStatus for our
 // publishes, DatabaseStore replies to lookups, …).
-func (r *Router) local(_ context.Context, m i2np.Message, _ i2np.TunnelID) {
+func (r *Router) local(_ context.Context, m i2np.Message, via i2np.TunnelID) {
+	if m.Type == i2np.TypeDeliveryStatus {
+		// A pool's tunnel test, or else a publish confirmation.
+		if body, err := m.Body(); err == nil {
+			if ds, ok := body.(i2np.DeliveryStatus); ok {
+				r.poolsMu.Lock()
+				pools := r.pools
+				r.poolsMu.Unlock()
+				for _, p := range pools {
+					if p.HandleDeliveryStatus(ds.MessageID, via) {
+						return
+					}
+				}
+			}
+		}
+	}
 	r.db.Handle(data.Hash{}, m)
 }
 
@@ -551,6 +610,13 @@ func (r *Router) Run(ctx context.Context) error {
 		wg.Go(func() { r.tunnelWorker(ctx) })
 	}
 	wg.Go(func() { r.expireLoop(ctx) })
+	if r.explore != nil {
+		wg.Go(func() {
+			if err := r.explore.Run(ctx); err != nil {
+				r.log.Error("router: exploratory pool stopped", "err", err)
+			}
+		})
+	}
 	if len(r.cfg.ReseedURLs) > 0 {
 		wg.Add(1)
 		go func() {
@@ -679,6 +745,34 @@ func (r *Router) Transport() *transport.Manager { return r.tr }
 // Tunnels gives access to the tunnel side (transit tunnels, builds).
 func (r *Router) Tunnels() *tunnel.Node { return r.node }
 
+// NewPool makes a tunnel pool on this router (client tunnels of a
+// destination, or a test's) with the router's peer profiles; the caller
+// runs it (Run) and gives it back with RemovePool when done. Its tunnel
+// tests are routed to it.
+func (r *Router) NewPool(name string, in, out pool.DirConfig) (*pool.Pool, error) {
+	p, err := pool.New(pool.Config{
+		Name: name, Node: r.node, Peers: pool.FromRouterInfos(r.db.RouterInfos), Profiles: r.profiles,
+		Inbound: in, Outbound: out, Logger: r.log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	r.poolsMu.Lock()
+	r.pools = append(slices.Clip(r.pools), p)
+	r.poolsMu.Unlock()
+	return p, nil
+}
+
+// RemovePool forgets a pool made by NewPool.
+func (r *Router) RemovePool(p *pool.Pool) {
+	r.poolsMu.Lock()
+	defer r.poolsMu.Unlock()
+	r.pools = slices.DeleteFunc(slices.Clone(r.pools), func(q *pool.Pool) bool { return q == p })
+}
+
+// Exploratory is the exploratory tunnel pool (nil when turned off).
+func (r *Router) Exploratory() *pool.Pool { return r.explore }
+
 // Status is a snapshot for status displays.
 type Status struct {
 	Hash       data.Hash
@@ -702,6 +796,8 @@ type Status struct {
 	TransitAccepted, TransitRefused uint64
 	// TunnelDropped counts tunnel messages dropped on a full queue.
 	TunnelDropped uint64
+	// Exploratory is the exploratory pool's state (zero when off).
+	Exploratory pool.Stats
 }
 
 // Peer is one router we hold NTCP2 sessions with.
@@ -723,6 +819,9 @@ func (r *Router) Status(ctx context.Context) Status {
 		Published: ds.Published, ClockSkew: ts.ClockSkew,
 		Transit: r.node.TransitCount(), TransitAccepted: ns.TransitAccepted, TransitRefused: ns.TransitRejected,
 		TunnelDropped: r.dropped.Load(),
+	}
+	if r.explore != nil {
+		st.Exploratory = r.explore.Stats()
 	}
 	for _, p := range ts.Peers {
 		st.Peers = append(st.Peers, Peer{Hash: p.Hash, Inbound: p.Inbound, Outbound: p.Outbound})
