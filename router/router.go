@@ -225,7 +225,8 @@ func New(cfg Config) (*Router, error) {
 	if cfg.Tuning.RefreshInterval <= 0 {
 		cfg.Tuning.RefreshInterval = DefaultRefreshInterval
 	}
-	if cfg.Net == nil {
+	hostNet := cfg.Net == nil
+	if hostNet {
 		cfg.Net = &netx.TCP{}
 	}
 	log := cfg.Logger
@@ -264,6 +265,14 @@ func New(cfg Config) (*Router, error) {
 		}
 		return nil, err
 	}
+	dialNet := cfg.Net
+	if la, ok := r.listenIP(); ok && hostNet {
+		// Dial from the address we listen on, as i2pd does with
+		// address4: peers then see connections come from the address
+		// they know us by, and on a host with several addresses the
+		// choice is not left to the routing table.
+		dialNet = &netx.TCP{Dialer: net.Dialer{LocalAddr: &net.TCPAddr{IP: la.AsSlice()}}}
+	}
 	ri, err := r.buildRouterInfo(time.Now())
 	if err != nil {
 		return fail(err)
@@ -276,7 +285,7 @@ func New(cfg Config) (*Router, error) {
 		RouterInfo:   ri,
 		Static:       static,
 		Listener:     r.ln,
-		Net:          cfg.Net,
+		Net:          dialNet,
 		Logger:       r.log,
 		Resolve:      func(h data.Hash) (data.RouterInfo, bool) { return r.db.RouterInfo(h) },
 		Handler:      r.handle,
@@ -378,6 +387,20 @@ func (r *Router) listen() error {
 	r.ln = ln
 	r.addr = netip.AddrPortFrom(host, local.Port())
 	return nil
+}
+
+// listenIP is the specific IP the NTCP2 listener is bound to, if any; not
+// a loopback address, from which no other host could be reached.
+func (r *Router) listenIP() (netip.Addr, bool) {
+	if r.ln == nil {
+		return netip.Addr{}, false
+	}
+	la, ok := r.ln.Addr().(*net.TCPAddr)
+	if !ok {
+		return netip.Addr{}, false
+	}
+	a := la.AddrPort().Addr().Unmap()
+	return a, a.IsValid() && !a.IsUnspecified() && !a.IsLoopback()
 }
 
 // loadSeeds reads SeedDir and ReseedFiles. A path that cannot be read is an
