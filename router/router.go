@@ -520,6 +520,13 @@ const (
 	tunnelWorkers = 4
 	// tunnelSendTimeout bounds the sends one message causes.
 	tunnelSendTimeout = 15 * time.Second
+	// minPeers is how many NTCP2 sessions the router keeps open at least,
+	// dialling known routers when it has fewer: a router with a handful
+	// of sessions is easy to observe and slow to build tunnels, and in a
+	// small network it should simply be connected to everyone.
+	minPeers = 10
+	// peersEvery is how often the session count is checked.
+	peersEvery = 20 * time.Second
 	// expireEvery runs the tunnel timers (build timeouts, tunnel and
 	// fragment expiry); i2pd's tunnel manager ticks once a second.
 	expireEvery = time.Second
@@ -583,6 +590,57 @@ func (r *Router) tunnelWorker(ctx context.Context) {
 	}
 }
 
+// peersLoop keeps at least minPeers sessions open until ctx ends.
+func (r *Router) peersLoop(ctx context.Context) {
+	t := time.NewTicker(peersEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			r.connectPeers(ctx)
+		}
+	}
+}
+
+// connectPeers dials random reachable routers we have no session with
+// until minPeers sessions are open or the candidates run out, three at a
+// time. Failures are the transport's to record (bans, netDb).
+func (r *Router) connectPeers(ctx context.Context) {
+	st := r.tr.Stats(ctx)
+	need := minPeers - st.Sessions
+	if need <= 0 {
+		return
+	}
+	have := map[data.Hash]bool{r.Hash(): true}
+	for _, p := range st.Peers {
+		have[p.Hash] = true
+	}
+	var cands []data.Hash
+	for _, ri := range r.db.RouterInfos() {
+		if c, err := pool.CandidateOf(ri); err == nil && c.Reachable && !have[ri.Hash()] {
+			cands = append(cands, ri.Hash())
+		}
+	}
+	mrand.Shuffle(len(cands), func(i, j int) { cands[i], cands[j] = cands[j], cands[i] })
+	cands = cands[:min(need, len(cands))]
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 3)
+	for _, h := range cands {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+			defer cancel()
+			if err := r.tr.Connect(cctx, h); err != nil {
+				r.log.Debug("router: could not connect to a peer", "peer", h.Short(), "err", err)
+			}
+		})
+	}
+	wg.Wait()
+}
+
 // expireLoop runs the tunnel timers until ctx ends.
 func (r *Router) expireLoop(ctx context.Context) {
 	t := time.NewTicker(expireEvery)
@@ -633,6 +691,7 @@ func (r *Router) Run(ctx context.Context) error {
 		wg.Go(func() { r.tunnelWorker(ctx) })
 	}
 	wg.Go(func() { r.expireLoop(ctx) })
+	wg.Go(func() { r.peersLoop(ctx) })
 	if r.explore != nil {
 		wg.Go(func() {
 			if err := r.explore.Run(ctx); err != nil {
@@ -811,6 +870,9 @@ type Status struct {
 	Published  time.Time // last confirmed publish of our RouterInfo
 	// Peers are the routers we hold sessions with, sorted by hash.
 	Peers []Peer
+	// InboundTotal and OutboundTotal count sessions established since
+	// start, dialled by the peer and by us.
+	InboundTotal, OutboundTotal uint64
 	// ClockSkew counts NTCP2 handshakes refused because a clock was off by
 	// more than 60 s (see transport.Stats).
 	ClockSkew uint64
@@ -840,6 +902,7 @@ func (r *Router) Status(ctx context.Context) Status {
 		Routers: ds.Routers, Floodfills: ds.Floodfills, LeaseSets: ds.LeaseSets,
 		Sessions: ts.Sessions, Inbound: ts.Inbound, Outbound: ts.Outbound,
 		Published: ds.Published, ClockSkew: ts.ClockSkew,
+		InboundTotal: ts.InboundTotal, OutboundTotal: ts.OutboundTotal,
 		Transit: r.node.TransitCount(), TransitAccepted: ns.TransitAccepted, TransitRefused: ns.TransitRejected,
 		TunnelDropped: r.dropped.Load(),
 	}

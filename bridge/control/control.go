@@ -50,7 +50,11 @@ type Router struct {
 	Published  time.Time `json:"published,omitzero"` // last confirmed publish of our RouterInfo
 	// ClockSkew counts NTCP2 handshakes refused because a clock was more
 	// than 60 s off; many mean this machine's clock is wrong.
-	ClockSkew       uint64 `json:"clock_skew"`
+	ClockSkew uint64 `json:"clock_skew"`
+	// InboundTotal and OutboundTotal count NTCP2 sessions established since
+	// start, dialled by the peer and by us.
+	InboundTotal    uint64 `json:"inbound_total"`
+	OutboundTotal   uint64 `json:"outbound_total"`
 	Transit         int    `json:"transit"`          // transit tunnels carried now
 	TransitAccepted uint64 `json:"transit_accepted"` // build requests accepted since start
 	TransitRefused  uint64 `json:"transit_refused"`  // refused (limit reached or transit off)

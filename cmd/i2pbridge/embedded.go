@@ -111,7 +111,7 @@ func (e *embeddedNet) routerStatus(ctx context.Context) control.Router {
 		Hash: st.Hash.Base64(), NetID: e.netID, Caps: st.Caps, Floodfill: st.Floodfill,
 		Routers: st.Routers, Floodfills: st.Floodfills, LeaseSets: st.LeaseSets,
 		Sessions: st.Sessions, Inbound: st.Inbound, Outbound: st.Outbound,
-		Published: st.Published, ClockSkew: st.ClockSkew,
+		Published: st.Published, ClockSkew: st.ClockSkew, InboundTotal: st.InboundTotal, OutboundTotal: st.OutboundTotal,
 		Transit: st.Transit, TransitAccepted: st.TransitAccepted, TransitRefused: st.TransitRefused,
 	}
 	for _, p := range st.Peers {

@@ -162,6 +162,13 @@ func pair(t *testing.T) *pairFixture {
 
 // stopShared stops the pair's processes at the end of the suite.
 func stopShared() {
+	embedded.mu.Lock()
+	if b := embedded.b; b != nil && b.running() {
+		if err := b.stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "interop:", err)
+		}
+	}
+	embedded.mu.Unlock()
 	shared.mu.Lock()
 	defer shared.mu.Unlock()
 	if shared.p == nil {

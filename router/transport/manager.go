@@ -95,12 +95,15 @@ type Manager struct {
 
 	gates sync.Map // *ntcp2.Session → *gate
 
-	reqs    chan func(*state) // to the owner
-	skewed  atomic.Uint64     // handshakes refused for clock skew, both ways
-	running atomic.Bool
-	done    chan struct{} // closed when Run returns
-	started chan struct{} // closed when Run starts
-	runOnce sync.Once
+	reqs   chan func(*state) // to the owner
+	skewed atomic.Uint64     // handshakes refused for clock skew, both ways
+	// established counts sessions set up since start: [0] they dialled,
+	// [1] we dialled.
+	established [2]atomic.Uint64
+	running     atomic.Bool
+	done        chan struct{} // closed when Run returns
+	started     chan struct{} // closed when Run starts
+	runOnce     sync.Once
 }
 
 // New checks cfg and returns a Manager; Run starts it.
@@ -431,6 +434,11 @@ func (m *Manager) failed(st *state, h data.Hash, p *peer, err error) {
 
 // addSession registers an established session and watches for its end.
 func (m *Manager) addSession(st *state, p *peer, s *ntcp2.Session) {
+	if s.Initiator() {
+		m.established[1].Add(1)
+	} else {
+		m.established[0].Add(1)
+	}
 	p.sessions = append(p.sessions, s)
 	st.sessions++
 	m.decide(s, true)
@@ -559,6 +567,13 @@ func (m *Manager) session(ctx context.Context, h data.Hash) (*ntcp2.Session, err
 	}
 }
 
+// Connect makes sure a session with h is open, dialling h's published
+// NTCP2 address when there is none, and returns once it is up.
+func (m *Manager) Connect(ctx context.Context, h data.Hash) error {
+	_, err := m.session(ctx, h)
+	return err
+}
+
 // Send delivers m to peer h over an open session, dialling h's published
 // NTCP2 address first when there is none. It returns once the message is
 // queued on the session; delivery itself is not confirmed (I2NP has its
@@ -621,7 +636,10 @@ type Stats struct {
 	// ClockSkew counts handshakes refused because the clocks differ by
 	// more than ntcp2.MaxClockSkew, dialed or accepted, since start.
 	ClockSkew uint64
-	Peers     []PeerStatus // sorted by hash
+	// InboundTotal and OutboundTotal count the sessions established since
+	// start that the peer dialled and that we dialled.
+	InboundTotal, OutboundTotal uint64
+	Peers                       []PeerStatus // sorted by hash
 }
 
 // Stats returns a snapshot of the table (zero when not running).
@@ -631,6 +649,7 @@ func (m *Manager) Stats(ctx context.Context) Stats {
 		return out
 	}
 	out.ClockSkew = m.skewed.Load()
+	out.InboundTotal, out.OutboundTotal = m.established[0].Load(), m.established[1].Load()
 	m.do(ctx, func(st *state) {
 		now := time.Now()
 		out.Sessions, out.Dials = st.sessions, st.dials

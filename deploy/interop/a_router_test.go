@@ -1,0 +1,237 @@
+package interop
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"i2pbridge/deploy/testnet"
+	"i2pbridge/router/data"
+)
+
+// This file sorts first: the bundled router joins the harness network at
+// the start of the suite and stays up through every other scenario (they
+// run on i2pd over SAM, so i2pd routes their tunnels through it too), and
+// zz_router_soak_test.go checks at the end that no i2pd logged an NTCP2
+// or netDb problem in all that time.
+
+// Our router's place in the namespace: its own address in 198.18.0.0/24
+// (the namespace's lo carries the /24, so any address in it is local).
+const (
+	ourRouterIP   = "198.18.0.100"
+	ourRouterPort = 12400
+	// seedRouter is the one i2pd router (a floodfill) ours is seeded with.
+	seedRouter = testnet.NumRouters
+)
+
+var embedded struct {
+	mu      sync.Mutex
+	b       *bridgeProc
+	hash    data.Hash
+	started time.Time
+}
+
+// routerStatus is the router object of `i2pbridge status -json`
+// (bridge/control's JSON names).
+type routerStatus struct {
+	Hash       string `json:"hash"`
+	Routers    int    `json:"routers"`
+	Floodfills int    `json:"floodfills"`
+	Sessions   int    `json:"sessions"`
+	Inbound    int    `json:"inbound"`
+	Outbound   int    `json:"outbound"`
+	InTotal    uint64 `json:"inbound_total"`
+	OutTotal   uint64 `json:"outbound_total"`
+	Transit    int    `json:"transit"`
+	Accepted   uint64 `json:"transit_accepted"`
+	ClockSkew  uint64 `json:"clock_skew"`
+	Published  string `json:"published"`
+	Peers      []struct {
+		Hash     string `json:"hash"`
+		Inbound  int    `json:"inbound"`
+		Outbound int    `json:"outbound"`
+	} `json:"peers"`
+}
+
+func (b *bridgeProc) routerStatus(ctx context.Context) (routerStatus, error) {
+	out, err := exec.CommandContext(ctx, suite.bin, "status", "-c", b.cfg, "-json").Output()
+	if err != nil {
+		return routerStatus{}, fmt.Errorf("i2pbridge status: %w", err)
+	}
+	var doc struct {
+		Router *routerStatus `json:"router"`
+	}
+	if err := json.Unmarshal(out, &doc); err != nil {
+		return routerStatus{}, err
+	}
+	if doc.Router == nil {
+		return routerStatus{}, fmt.Errorf("no router in status: %s", out)
+	}
+	return *doc.Router, nil
+}
+
+// i2pdHash reads router k's identity hash from its router.info.
+func i2pdHash(n *testnet.Network, k int) (data.Hash, []byte, error) {
+	b, err := os.ReadFile(filepath.Join(n.Router(k).Dir, "router.info"))
+	if err != nil {
+		return data.Hash{}, nil, err
+	}
+	ri, _, err := data.ParseRouterInfo(b)
+	if err != nil {
+		return data.Hash{}, nil, err
+	}
+	return ri.Hash(), b, nil
+}
+
+// TestEmbeddedRouterJoinsNetwork: `i2pbridge run` with backend embedded
+// and no tunnels, a floodfill on its own address, seeded with the
+// RouterInfo of one i2pd floodfill, joins the five i2pd routers. Within
+// 90 s it knows every one of them and holds NTCP2 sessions with each; within
+// 120 s every i2pd router has our routerInfo file in its netDb. That some
+// sessions are dialed by the i2pd routers is checked at the end of the
+// suite (TestEmbeddedRouterSoak): we dial everyone we know at once, so they
+// only need to dial us when a session has ended or they learn of us first.
+func TestEmbeddedRouterJoinsNetwork(t *testing.T) {
+	n := needBinary(t)
+	ctx := context.Background()
+	b, err := newBridge("embedded")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dumpOnFailure(t, b)
+	hashes := map[data.Hash]int{}
+	for k := 1; k <= testnet.NumRouters; k++ {
+		h, raw, err := i2pdHash(n, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hashes[h] = k
+		if k == seedRouter {
+			if err := os.MkdirAll(filepath.Join(b.dir, "seed"), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(b.dir, "seed", data.RouterInfoFileName(h)), raw, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := b.writeConfig(fmt.Sprintf(`router:
+  backend: embedded
+  datadir: ./data
+  netid: 99
+  ntcp2: {listen: "%s:%d"}
+  floodfill: true
+  seed_dir: ./seed
+`, ourRouterIP, ourRouterPort)); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := b.start(); err != nil {
+		t.Fatal(err)
+	}
+	embedded.mu.Lock()
+	embedded.b, embedded.started = b, start
+	embedded.mu.Unlock()
+
+	// Who we are: the router.info the router wrote.
+	var ours data.Hash
+	if d := waitUntil(ctx, 20*time.Second, func() bool {
+		raw, err := os.ReadFile(filepath.Join(b.dir, "data", "router.info"))
+		if err != nil {
+			return false
+		}
+		ri, _, err := data.ParseRouterInfo(raw)
+		ours = ri.Hash()
+		return err == nil
+	}); d < 0 {
+		t.Fatal("no router.info after 20 s")
+	}
+	embedded.mu.Lock()
+	embedded.hash = ours
+	embedded.mu.Unlock()
+	t.Logf("our router %s on %s:%d, seeded with i2pd router %d", ours.Short(), ourRouterIP, ourRouterPort, seedRouter)
+
+	// Within 90 s: every i2pd router known (on disk in our netDb) and a
+	// session with each, dialed both ways overall.
+	var last routerStatus
+	took := waitUntil(ctx, 90*time.Second, func() bool {
+		st, err := b.routerStatus(ctx)
+		if err != nil {
+			return false
+		}
+		last = st
+		for h := range hashes {
+			if _, err := os.Stat(data.RouterInfoPath(filepath.Join(b.dir, "data", "netDb"), h)); err != nil {
+				return false
+			}
+		}
+		with := map[string]bool{}
+		for _, p := range st.Peers {
+			with[p.Hash] = true
+		}
+		for h := range hashes {
+			if !with[h.Base64()] {
+				return false
+			}
+		}
+		return true
+	})
+	if took < 0 {
+		t.Fatalf("after 90 s: %d routers known, sessions %d (%d in, %d out) with %d peers; want all %d i2pd routers",
+			last.Routers, last.Sessions, last.Inbound, last.Outbound, len(last.Peers), len(hashes))
+	}
+	var peers []string
+	for _, p := range last.Peers {
+		k := 0
+		for h, i := range hashes {
+			if h.Base64() == p.Hash {
+				k = i
+			}
+		}
+		peers = append(peers, fmt.Sprintf("router %d: %d in, %d out", k, p.Inbound, p.Outbound))
+	}
+	t.Logf("knew all %d i2pd routers with sessions to each %v after start: %s; sessions since start: %d dialed by them, %d by us",
+		len(hashes), took.Round(time.Millisecond), strings.Join(peers, "; "), last.InTotal, last.OutTotal)
+
+	// Within 120 s of start: our routerInfo file in every i2pd's netDb
+	// (i2pd writes new entries to disk once a minute).
+	for _, k := range hashes {
+		path := data.RouterInfoPath(filepath.Join(n.Router(k).Dir, "netDb"), ours)
+		left := 120*time.Second - time.Since(start)
+		if waitUntil(ctx, max(left, time.Second), func() bool { _, err := os.Stat(path); return err == nil }) < 0 {
+			t.Errorf("i2pd router %d has no %s within 120 s of our start", k, filepath.Base(path))
+		}
+	}
+	t.Logf("our routerInfo file in every i2pd netDb %v after start", time.Since(start).Round(time.Millisecond))
+	pub := regexp.MustCompile(`NetDb: Publishing our RouterInfo to ` + regexp.QuoteMeta(ours.Base64()[:4]))
+	var to []string
+	for k := 1; k <= testnet.NumRouters; k++ {
+		if b, err := os.ReadFile(n.Router(k).LogPath()); err == nil && pub.Match(b) {
+			to = append(to, fmt.Sprint(k))
+		}
+	}
+	t.Logf("i2pd routers that published their RouterInfo to us (a floodfill) so far: %v", to)
+}
+
+// waitUntil polls cond every 500 ms for up to limit and returns how long
+// it took, or -1.
+func waitUntil(ctx context.Context, limit time.Duration, cond func() bool) time.Duration {
+	start := time.Now()
+	for {
+		if cond() {
+			return time.Since(start)
+		}
+		if time.Since(start) > limit || ctx.Err() != nil {
+			return -1
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}

@@ -1,0 +1,223 @@
+package destination
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"i2pbridge/router/data"
+	"i2pbridge/router/garlic"
+	"i2pbridge/router/i2np"
+	"i2pbridge/router/payload"
+	"i2pbridge/router/streaming"
+	"i2pbridge/router/tunnel"
+)
+
+// Send sends one I2CP payload (ports, protocol, data) to the destination
+// whose hash is to: it finds the remote's LeaseSet (cache or lookup),
+// picks a lease that does not end within LeaseEndThreshold, wraps the
+// gzip payload in an I2NP Data message, seals it as a DESTINATION clove
+// on the ratchet session with the remote's X25519 key (NS, NSR or ES as
+// the session's state requires; an NS also carries our LeaseSet), and
+// sends the Garlic message through one of our outbound tunnels with
+// TUNNEL delivery to the lease's gateway and tunnel ID (i2pd
+// GarlicRoutingSession::WrapSingleMessage and Stream::SendPackets).
+// Datagrams are compressed, streaming packets stored (SendDatagram,
+// SendRaw and the streaming Manager choose).
+func (d *Destination) Send(ctx context.Context, to data.Hash, p payload.Payload) error {
+	level := payload.LevelStored
+	if p.Protocol == payload.ProtoDatagram {
+		level = payload.LevelDefault
+	}
+	return d.send(ctx, to, p, level, true)
+}
+
+// send is Send with the compression level; lookup says whether a missing
+// LeaseSet may be waited for (otherwise a lookup starts in the background
+// and the message is dropped).
+func (d *Destination) send(ctx context.Context, to data.Hash, p payload.Payload, level int, lookup bool) error {
+	if d.isClosed() {
+		return fmt.Errorf("send: %w", ErrClosed)
+	}
+	if len(p.Data) == 0 {
+		// i2pd drops an empty I2CP payload as a decompression failure.
+		return fmt.Errorf("%w: empty payload", ErrInvalid)
+	}
+	now := d.now()
+	if err := d.ensureLeaseSet(now); err != nil {
+		return fmt.Errorf("send to %s: %w", to.Short(), err)
+	}
+	key, lease, err := d.route(ctx, to, now, lookup)
+	if err != nil {
+		return fmt.Errorf("send to %s: %w", to.Short(), err)
+	}
+	body, err := payload.Append(nil, p, level)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	dm, err := d.newMessage(now, i2np.Data{Payload: body})
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	s := d.keyring.SessionFor(now, key)
+	if err := d.sendOn(ctx, now, s, lease, []i2np.Clove{garlic.MessageClove(dm, &to)}); err != nil {
+		return fmt.Errorf("destination: send to %s: %w", to.Short(), err)
+	}
+	return nil
+}
+
+// route returns the remote's X25519 key and the lease to send to. Without
+// a usable lease in the cached LeaseSet it looks the LeaseSet up again
+// (the remote republishes when its tunnels change).
+func (d *Destination) route(ctx context.Context, to data.Hash, now time.Time, lookup bool) ([32]byte, data.Lease2, error) {
+	key, lease, cached, err := d.cachedRoute(to, now)
+	if err == nil || errors.Is(err, ErrUnsupported) {
+		return key, lease, err
+	}
+	if !lookup {
+		// Streaming packets do not wait; one lookup per LookupTimeout at
+		// most, so that retransmissions to a vanished remote do not storm
+		// the floodfills.
+		d.mu.Lock()
+		recent := now.Sub(d.asyncLookups[to]) < d.cfg.LookupTimeout
+		if !recent {
+			d.asyncLookups[to] = now
+		}
+		d.mu.Unlock()
+		if !recent {
+			if _, err := d.startLookup(to, nil); err != nil {
+				return key, lease, err
+			}
+		}
+		if cached {
+			return key, lease, fmt.Errorf("%w: looking its LeaseSet up again", ErrNoLeases)
+		}
+		return key, lease, fmt.Errorf("%w: its LeaseSet is being looked up", ErrNoLeases)
+	}
+	if _, err := d.lookupOnNetwork(ctx, to, nil); err != nil {
+		return key, lease, err
+	}
+	key, lease, _, err = d.cachedRoute(to, now)
+	return key, lease, err
+}
+
+// cachedRoute is route from the cache only; cached reports whether an
+// unexpired LeaseSet was there.
+func (d *Destination) cachedRoute(to data.Hash, now time.Time) (key [32]byte, lease data.Lease2, cached bool, err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	r := d.remotes[to]
+	if r == nil || now.After(r.ls.Expires()) {
+		return key, lease, false, fmt.Errorf("%w: no LeaseSet", ErrNoLeases)
+	}
+	if !r.hasKey {
+		return key, lease, true, fmt.Errorf("%w: its LeaseSet has no X25519 key", ErrUnsupported)
+	}
+	lease, ok := d.leaseLocked(r, now)
+	if !ok {
+		return key, lease, true, fmt.Errorf("%w: every lease of %d ends within %v", ErrNoLeases, len(r.ls.Leases()), LeaseEndThreshold)
+	}
+	return r.key, lease, true, nil
+}
+
+// leaseLocked keeps the current lease of r while it lasts beyond
+// LeaseEndThreshold and is still in the LeaseSet, and otherwise picks one
+// of those that do at random (i2pd Stream::UpdateCurrentRemoteLease).
+func (d *Destination) leaseLocked(r *remote, now time.Time) (data.Lease2, bool) {
+	limit := now.Add(LeaseEndThreshold)
+	if r.hasLease && r.lease.EndTime().After(limit) {
+		return r.lease, true
+	}
+	var ok []data.Lease2
+	for _, l := range r.ls.Leases() {
+		if l.EndTime().After(limit) {
+			ok = append(ok, l)
+		}
+	}
+	if len(ok) == 0 {
+		r.hasLease = false
+		return data.Lease2{}, false
+	}
+	r.lease, r.hasLease = ok[d.randomIntN(len(ok))], true
+	return r.lease, true
+}
+
+// CurrentLease returns the lease we send to the destination with hash h.
+func (d *Destination) CurrentLease(h data.Hash) (data.Lease2, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	r := d.remotes[h]
+	if r == nil || !r.hasLease {
+		return data.Lease2{}, false
+	}
+	return r.lease, true
+}
+
+// sendOn seals cloves on s and sends the Garlic message to lease.
+func (d *Destination) sendOn(ctx context.Context, now time.Time, s *garlic.Session, lease data.Lease2, cloves []i2np.Clove) error {
+	m, sealed, err := s.Wrap(now, garlic.Outgoing{Cloves: cloves})
+	if err != nil {
+		return err
+	}
+	d.mu.Lock()
+	switch sealed.Kind {
+	case garlic.KindNewSession:
+		d.stats.SentNS++
+	case garlic.KindNewSessionReply:
+		d.stats.SentNSR++
+	case garlic.KindExistingSession:
+		d.stats.SentES++
+	}
+	d.mu.Unlock()
+	return d.cfg.Tunnels.Send(ctx, []tunnel.Block{{
+		Delivery: tunnel.Delivery{Type: tunnel.DeliveryTunnel, Hash: lease.Gateway, TunnelID: i2np.TunnelID(lease.TunnelID)},
+		Msg:      m,
+	}})
+}
+
+// Dial opens a stream to port on the destination with hash to, looking
+// its LeaseSet up first.
+func (d *Destination) Dial(ctx context.Context, to data.Hash, port uint16) (*streaming.Conn, error) {
+	ls, err := d.LookupLeaseSet(ctx, to)
+	if err != nil {
+		return nil, err
+	}
+	return d.stream.Dial(ctx, ls.Destination(), port)
+}
+
+// DialDestination opens a stream to port on dest.
+func (d *Destination) DialDestination(ctx context.Context, dest data.Destination, port uint16) (*streaming.Conn, error) {
+	if _, err := d.LookupLeaseSet(ctx, dest.Hash()); err != nil {
+		return nil, err
+	}
+	return d.stream.Dial(ctx, dest, port)
+}
+
+// Listen returns the streaming Listener for every port.
+func (d *Destination) Listen() (*streaming.Listener, error) { return d.stream.Listen() }
+
+// packetConn carries the streaming Manager's packets (protocol 6).
+type packetConn struct{ d *Destination }
+
+// SendPacket sends one streaming packet. It never waits for a lookup: a
+// packet to a remote whose LeaseSet is not known is lost (the stream
+// resends it) while the lookup runs. SYNs are compressed, as i2pd does.
+func (c packetConn) SendPacket(ctx context.Context, remote data.Destination, fromPort, toPort uint16, pkt []byte) error {
+	level := payload.LevelStored
+	if isSYN(pkt) {
+		level = payload.LevelDefault
+	}
+	return c.d.send(ctx, remote.Hash(), payload.Payload{SrcPort: fromPort, DstPort: toPort, Protocol: payload.ProtoStreaming, Data: pkt}, level, false)
+}
+
+// isSYN reads the flags of a streaming packet (streaming.rst §"Packet
+// Format": four 4-byte fields, NACK count, NACKs, resend delay, flags).
+func isSYN(pkt []byte) bool {
+	const nackCountOff = 16
+	if len(pkt) <= nackCountOff {
+		return false
+	}
+	off := nackCountOff + 1 + 4*int(pkt[nackCountOff]) + 1
+	return len(pkt) >= off+2 && pkt[off+1]&byte(streaming.FlagSYN) != 0
+}
