@@ -8,7 +8,7 @@ CONFIG  ?= examples/quickstart.yaml
 # Unit and in-process tests: everything except the interop suite, which needs root.
 UNIT_PKGS = $(shell $(GO) list ./... | grep -v /deploy/interop)
 
-.PHONY: all build test test-unit test-interop check-fmt vet bench fuzz run testnet-up testnet-down testnet-status clean
+.PHONY: all build test test-unit test-interop soak check-fmt vet bench fuzz run testnet-up testnet-down testnet-status clean
 
 all: build
 
@@ -32,6 +32,15 @@ test-unit:
 
 test-interop:
 	$(GO) test -count=1 -timeout 15m -v ./deploy/interop/
+
+# The 10-minute runs against real i2pd that make test shortens: our tunnel
+# pools (1, 2, 3 hops) through i2pd hops, past the first replacement at 9.5
+# min; then the interop suite with the bundled router kept up 10 min while
+# every i2pd log is watched for NTCP2/netDb problems. Needs root, as the
+# interop tests do. About 25 minutes.
+soak:
+	I2PB_TUNNEL_SOAK=11m $(GO) test -count=1 -timeout 20m -v -run TestInteropTunnelsWithI2pd ./router/
+	I2PB_ROUTER_SOAK=10m $(GO) test -count=1 -timeout 25m -v ./deploy/interop/
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 $(UNIT_PKGS)

@@ -1,9 +1,13 @@
 package interop
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -234,4 +238,136 @@ func waitUntil(ctx context.Context, limit time.Duration, cond func() bool) time.
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
+}
+
+// throughUsPort is the i2pd HTTP proxy whose tunnels must go through our
+// router (inside the namespace).
+const throughUsPort = 4480
+
+// TestI2pdRoutesThroughEmbeddedRouter: i2pd router 1 gets an HTTP proxy
+// tunnel whose pool may only use our router (explicitPeers, one hop each
+// way): every byte it fetches from the eepsite on router 4 passes our
+// router twice, as outbound endpoint and as inbound gateway. 20 MiB must
+// arrive byte-identical, our status must count the transit tunnels, and
+// i2pd's console must show its tunnels through us.
+func TestI2pdRoutesThroughEmbeddedRouter(t *testing.T) {
+	n := needBinary(t)
+	embedded.mu.Lock()
+	b, ours := embedded.b, embedded.hash
+	embedded.mu.Unlock()
+	if b == nil || ours.IsZero() || !b.running() {
+		t.Fatal("the bundled router is not running (TestEmbeddedRouterJoinsNetwork failed)")
+	}
+	dumpOnFailure(t, b)
+	ctx := context.Background()
+	r1 := n.Router(1)
+	conf := filepath.Join(r1.Dir, "tunnels.d", "through-us.conf")
+	if err := os.WriteFile(conf, []byte(fmt.Sprintf(`# i2pbridge interop: an HTTP proxy whose tunnels all go through our router
+[through-us]
+type = httpproxy
+address = 127.0.0.1
+port = %d
+inbound.length = 1
+outbound.length = 1
+inbound.quantity = 2
+outbound.quantity = 2
+explicitPeers = %s
+`, throughUsPort, ours.Base64())), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		os.Remove(conf)
+		_ = r1.Reload()
+	})
+	before, err := b.routerStatus(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r1.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	reloaded := time.Now()
+	client := &http.Client{Transport: &http.Transport{
+		Proxy:             http.ProxyURL(&url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", throughUsPort)}),
+		DialContext:       n.NS.DialContext,
+		DisableKeepAlives: true,
+	}}
+	base := "http://" + n.EepsiteB32
+	get := func(path string, limit time.Duration) (int, []byte, error) {
+		rctx, cancel := context.WithTimeout(ctx, limit)
+		defer cancel()
+		req, err := http.NewRequestWithContext(rctx, http.MethodGet, base+path, nil)
+		if err != nil {
+			return 0, nil, err
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return 0, nil, err
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		return resp.StatusCode, body, err
+	}
+	var last string
+	if waitUntil(ctx, 3*time.Minute, func() bool {
+		status, body, err := get("/", 30*time.Second)
+		switch {
+		case err != nil:
+			last = err.Error()
+		case status != http.StatusOK || !strings.Contains(string(body), testnet.IndexMarker):
+			last = fmt.Sprintf("status %d: %.200s", status, body)
+		default:
+			return true
+		}
+		time.Sleep(time.Second)
+		return false
+	}) < 0 {
+		t.Fatalf("the proxy through our router did not fetch the eepsite within 3 min of the reload; last: %s\n%s", last, r1.LogTail(40))
+	}
+	t.Logf("first page through the proxy whose tunnels go through us %v after the reload", time.Since(reloaded).Round(time.Millisecond))
+
+	start := time.Now()
+	status, body, err := get(testnet.BigPath, 5*time.Minute)
+	took := time.Since(start)
+	if err != nil || status != http.StatusOK {
+		t.Fatalf("GET %s: status %d, %d bytes, %v", testnet.BigPath, status, len(body), err)
+	}
+	if !bytes.Equal(body, n.Big()) {
+		t.Fatalf("the %d MiB through our router differ from the eepsite's file (%d bytes received)", testnet.BigSize>>20, len(body))
+	}
+	t.Logf("%d MiB through our router byte-identical in %v (%.1f MiB/s)", testnet.BigSize>>20, took.Round(time.Millisecond), float64(testnet.BigSize)/(1<<20)/took.Seconds())
+
+	after, err := b.routerStatus(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("our transit tunnels: %d now, %d accepted since start (%d before the reload)", after.Transit, after.Accepted, before.Accepted)
+	if after.Accepted < before.Accepted+2 || after.Transit < 2 {
+		t.Errorf("transit: %d now, accepted %d → %d; want the proxy's tunnels (2 each way)", after.Transit, before.Accepted, after.Accepted)
+	}
+	// i2pd's console lists its tunnels hop by hop with abbreviated hashes
+	// (the first 4 characters of the base64).
+	cstatus, page, err := consoleGet(ctx, n, 1, "/?page=tunnels")
+	if err != nil || cstatus != http.StatusOK {
+		t.Fatalf("i2pd console: status %d, %v", cstatus, err)
+	}
+	if !strings.Contains(page, ours.Base64()[:4]) {
+		t.Errorf("i2pd router 1's tunnels page does not show our router (%s):\n%.2000s", ours.Base64()[:4], page)
+	}
+}
+
+// consoleGet fetches a page of router k's web console.
+func consoleGet(ctx context.Context, n *testnet.Network, k int, path string) (int, string, error) {
+	client := &http.Client{Transport: &http.Transport{DialContext: n.NS.DialContext}, Timeout: 10 * time.Second}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+n.Router(k).ConsoleAddr()+path, nil)
+	if err != nil {
+		return 0, "", err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), err
 }
