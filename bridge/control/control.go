@@ -59,6 +59,18 @@ type Router struct {
 	TransitAccepted uint64 `json:"transit_accepted"` // build requests accepted since start
 	TransitRefused  uint64 `json:"transit_refused"`  // refused (limit reached or transit off)
 	Peers           []Peer `json:"peers,omitempty"`  // routers with open NTCP2 sessions
+	// Exploratory is the router's own tunnel pool.
+	Exploratory Pool `json:"exploratory"`
+}
+
+// Pool is a tunnel pool's state: live tunnels and what it did since start.
+type Pool struct {
+	Inbound      int    `json:"inbound"`  // established inbound tunnels
+	Outbound     int    `json:"outbound"` // established outbound tunnels
+	BuildsOK     uint64 `json:"builds_ok"`
+	BuildsFailed uint64 `json:"builds_failed"` // failed, refused or timed out
+	TestsPassed  uint64 `json:"tests_passed"`
+	TestsFailed  uint64 `json:"tests_failed"`
 }
 
 // Peer is a router the embedded router holds NTCP2 sessions with.

@@ -114,6 +114,9 @@ func (e *embeddedNet) routerStatus(ctx context.Context) control.Router {
 		Published: st.Published, ClockSkew: st.ClockSkew, InboundTotal: st.InboundTotal, OutboundTotal: st.OutboundTotal,
 		Transit: st.Transit, TransitAccepted: st.TransitAccepted, TransitRefused: st.TransitRefused,
 	}
+	ex, b := st.Exploratory, st.Exploratory.TotalBuilds()
+	out.Exploratory = control.Pool{Inbound: ex.Inbound, Outbound: ex.Outbound, BuildsOK: b.OK,
+		BuildsFailed: b.Failed + b.Rejected + b.TimedOut, TestsPassed: ex.TestsPassed, TestsFailed: ex.TestsFailed}
 	for _, p := range st.Peers {
 		out.Peers = append(out.Peers, control.Peer{Hash: p.Hash.Base64(), Inbound: p.Inbound, Outbound: p.Outbound})
 	}

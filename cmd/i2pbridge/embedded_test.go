@@ -86,7 +86,8 @@ func TestStatusTableShowsTheRouter(t *testing.T) {
 		"router " + riAHash + ", netid 99, caps LfR, ntcp2 198.18.0.100:12345\n" +
 		"  netdb: 5 known routers (2 floodfills), 1 leaseset; published not yet\n" +
 		"  ntcp2: 3 sessions (1 inbound, 2 outbound)\n" +
-		"  transit: 0 tunnels; requests 0 accepted, 0 refused\n"
+		"  transit: 0 tunnels; requests 0 accepted, 0 refused\n" +
+		"  exploratory tunnels: 0 inbound, 0 outbound; builds 0 ok, 0 failed; tests 0 passed, 0 failed\n"
 	if b.String() != want {
 		t.Errorf("table:\n%s\nwant:\n%s", b.String(), want)
 	}

@@ -116,8 +116,8 @@ func humanBytes(n uint64) string {
 	return fmt.Sprintf("%.1f %ciB", v, "KMGTPE"[exp])
 }
 
-// writeRouterStatus prints the embedded router in four lines: who it is,
-// what it knows, whom it talks to, whose tunnels it carries.
+// writeRouterStatus prints the embedded router in five lines: who it is,
+// what it knows, whom it talks to, whose tunnels it carries, its own.
 func writeRouterStatus(w io.Writer, r control.Router) {
 	ntcp2 := r.NTCP2
 	if ntcp2 == "" {
@@ -136,4 +136,7 @@ func writeRouterStatus(w io.Writer, r control.Router) {
 	}
 	fmt.Fprintf(w, "  ntcp2: %s (%d inbound, %d outbound)%s\n", plural(r.Sessions, "session"), r.Inbound, r.Outbound, skew)
 	fmt.Fprintf(w, "  transit: %s; requests %d accepted, %d refused\n", plural(r.Transit, "tunnel"), r.TransitAccepted, r.TransitRefused)
+	e := r.Exploratory
+	fmt.Fprintf(w, "  exploratory tunnels: %d inbound, %d outbound; builds %d ok, %d failed; tests %d passed, %d failed\n",
+		e.Inbound, e.Outbound, e.BuildsOK, e.BuildsFailed, e.TestsPassed, e.TestsFailed)
 }
