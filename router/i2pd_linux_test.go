@@ -224,17 +224,7 @@ func TestInteropNetDbWithI2pd(t *testing.T) {
 	defer cancel()
 
 	netns := i2pdtest.NewNamespace(t, i2pdNS, "198.19.1.1/24", "198.19.1.2/32", "198.19.1.3/32", "198.19.1.4/32", "198.19.1.100/32", "198.19.1.101/32")
-	base, err := os.MkdirTemp("/tmp", "i2pb-netdb-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if os.Getenv("I2PB_KEEP") != "" {
-			t.Logf("kept %s (I2PB_KEEP)", base)
-			return
-		}
-		os.RemoveAll(base)
-	})
+	base := interopDir(t, "i2pb-netdb-")
 
 	// Identities: i2pd's four, then F ground against them, then Q.
 	nodes := map[string]*i2pdNode{}
@@ -279,13 +269,7 @@ func TestInteropNetDbWithI2pd(t *testing.T) {
 	}
 
 	// Our logs go to a file; the interesting part is printed at the end.
-	ourLog, err := os.Create(filepath.Join(base, "ours.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ourLog.Close()
-	var logMu sync.Mutex
-	logger := slog.New(slog.NewTextHandler(lockedWriter{&logMu, ourLog}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	ourLog, logMu, logger := ourLogger(t, base)
 	ns := &netx.Namespace{Name: i2pdNS}
 	newOurs := func(name, dir, addr string, ff bool) *Router {
 		r, err := New(Config{
@@ -510,6 +494,37 @@ func TestInteropNetDbWithI2pd(t *testing.T) {
 		}
 	}
 	t.Logf("whole test: %v", time.Since(t0).Round(time.Millisecond))
+}
+
+// interopDir makes a directory under /tmp for one test's routers, removed
+// afterwards unless I2PB_KEEP is set.
+func interopDir(t *testing.T, prefix string) string {
+	t.Helper()
+	base, err := os.MkdirTemp("/tmp", prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if os.Getenv("I2PB_KEEP") != "" {
+			t.Logf("kept %s (I2PB_KEEP)", base)
+			return
+		}
+		os.RemoveAll(base)
+	})
+	return base
+}
+
+// ourLogger logs our routers at debug level to base/ours.log; tests print
+// its tail on failure, holding mu while they read it.
+func ourLogger(t *testing.T, base string) (f *os.File, mu *sync.Mutex, logger *slog.Logger) {
+	t.Helper()
+	f, err := os.Create(filepath.Join(base, "ours.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	mu = new(sync.Mutex)
+	return f, mu, slog.New(slog.NewTextHandler(lockedWriter{mu, f}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 func since(t0 time.Time, took time.Duration) time.Duration {

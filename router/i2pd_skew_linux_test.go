@@ -6,10 +6,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -54,17 +52,7 @@ func TestInteropClockSkewWithI2pd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	netns := i2pdtest.NewNamespace(t, i2pdNS, "198.19.1.1/24", "198.19.1.100/32", "198.19.1.101/32")
-	base, err := os.MkdirTemp("/tmp", "i2pb-skew-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if os.Getenv("I2PB_KEEP") != "" {
-			t.Logf("kept %s (I2PB_KEEP)", base)
-			return
-		}
-		os.RemoveAll(base)
-	})
+	base := interopDir(t, "i2pb-skew-")
 
 	E := &i2pdNode{name: "E", dir: filepath.Join(base, "i2pd-E"), addr: netip.MustParseAddrPort("198.19.1.1:12345")}
 	E.keys, E.static = newKeys(t)
@@ -72,13 +60,7 @@ func TestInteropClockSkewWithI2pd(t *testing.T) {
 	seedE := filepath.Join(base, "seed-E")
 	i2pdtest.WriteFile(t, filepath.Join(seedE, data.RouterInfoFileName(E.hash())), E.seed.Bytes(), 0o644)
 
-	ourLog, err := os.Create(filepath.Join(base, "ours.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ourLog.Close()
-	var logMu sync.Mutex
-	logger := slog.New(slog.NewTextHandler(lockedWriter{&logMu, ourLog}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	ourLog, logMu, logger := ourLogger(t, base)
 	type ours struct {
 		name string
 		skew time.Duration

@@ -5,7 +5,6 @@ package router
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -50,17 +49,7 @@ func TestInteropTunnelsWithI2pd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), soak+3*time.Minute)
 	defer cancel()
 	netns := i2pdtest.NewNamespace(t, i2pdNS, "198.19.1.1/24", "198.19.1.2/32", "198.19.1.3/32", "198.19.1.4/32", "198.19.1.5/32", "198.19.1.100/32")
-	base, err := os.MkdirTemp("/tmp", "i2pb-tunnels-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if os.Getenv("I2PB_KEEP") != "" {
-			t.Logf("kept %s (I2PB_KEEP)", base)
-			return
-		}
-		os.RemoveAll(base)
-	})
+	base := interopDir(t, "i2pb-tunnels-")
 
 	var nodes []*i2pdNode
 	var seeds []data.RouterInfo
@@ -80,13 +69,7 @@ func TestInteropTunnelsWithI2pd(t *testing.T) {
 	for _, ri := range seeds {
 		i2pdtest.WriteFile(t, filepath.Join(seedDir, data.RouterInfoFileName(ri.Hash())), ri.Bytes(), 0o644)
 	}
-	ourLog, err := os.Create(filepath.Join(base, "ours.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ourLog.Close()
-	var logMu sync.Mutex
-	logger := slog.New(slog.NewTextHandler(lockedWriter{&logMu, ourLog}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	ourLog, logMu, logger := ourLogger(t, base)
 	O, err := New(Config{
 		Datadir: filepath.Join(base, "ours-O"), NetID: i2pdNetID, NTCP2Listen: "198.19.1.100:12345",
 		SeedDir: seedDir, Logger: logger, Net: sourceBound("198.19.1.100"),

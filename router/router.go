@@ -590,16 +590,17 @@ func (r *Router) tunnelWorker(ctx context.Context) {
 	}
 }
 
-// peersLoop keeps at least minPeers sessions open until ctx ends.
-func (r *Router) peersLoop(ctx context.Context) {
-	t := time.NewTicker(peersEvery)
+// every calls f every d until ctx ends: the router's timers (RouterInfo
+// refresh, session count, tunnel expiry).
+func every(ctx context.Context, d time.Duration, f func(now time.Time)) {
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
-			r.connectPeers(ctx)
+		case now := <-t.C:
+			f(now)
 		}
 	}
 }
@@ -641,20 +642,6 @@ func (r *Router) connectPeers(ctx context.Context) {
 	wg.Wait()
 }
 
-// expireLoop runs the tunnel timers until ctx ends.
-func (r *Router) expireLoop(ctx context.Context) {
-	t := time.NewTicker(expireEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			r.node.Expire()
-		}
-	}
-}
-
 // Run runs the router until ctx ends or Close is called. It returns nil on
 // a normal stop.
 func (r *Router) Run(ctx context.Context) error {
@@ -690,8 +677,9 @@ func (r *Router) Run(ctx context.Context) error {
 	for range tunnelWorkers {
 		wg.Go(func() { r.tunnelWorker(ctx) })
 	}
-	wg.Go(func() { r.expireLoop(ctx) })
-	wg.Go(func() { r.peersLoop(ctx) })
+	wg.Go(func() { every(ctx, expireEvery, func(time.Time) { r.node.Expire() }) })
+	// Keep at least minPeers sessions open.
+	wg.Go(func() { every(ctx, peersEvery, func(time.Time) { r.connectPeers(ctx) }) })
 	if r.explore != nil {
 		wg.Go(func() {
 			if err := r.explore.Run(ctx); err != nil {
@@ -706,7 +694,11 @@ func (r *Router) Run(ctx context.Context) error {
 			r.reseed(ctx)
 		}()
 	}
-	r.refreshLoop(ctx)
+	every(ctx, r.cfg.Tuning.RefreshInterval, func(now time.Time) {
+		if err := r.refresh(now); err != nil {
+			r.log.Error("router: cannot refresh our RouterInfo", "err", err)
+		}
+	})
 	wg.Wait()
 	r.mu.Lock()
 	r.state = stateClosed
@@ -748,22 +740,6 @@ func (r *Router) reseed(ctx context.Context) {
 		return
 	}
 	r.log.Error("router: every reseed server failed")
-}
-
-// refreshLoop re-signs our RouterInfo until ctx ends.
-func (r *Router) refreshLoop(ctx context.Context) {
-	t := time.NewTicker(r.cfg.Tuning.RefreshInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case now := <-t.C:
-			if err := r.refresh(now); err != nil {
-				r.log.Error("router: cannot refresh our RouterInfo", "err", err)
-			}
-		}
-	}
 }
 
 // refresh re-signs our RouterInfo and hands it to the transport (new
