@@ -36,6 +36,8 @@ type Options struct {
 	Tuning router.Tuning
 	// Logger, when set, receives every router's events.
 	Logger *slog.Logger
+	// Configure, when set, adjusts router i's configuration before New.
+	Configure func(i int, c *router.Config)
 }
 
 // Network is a running set of routers.
@@ -86,6 +88,9 @@ func Start(t testing.TB, o Options) *Network {
 		}
 		if i > 0 {
 			cfg.SeedDir = seedDir
+		}
+		if o.Configure != nil {
+			o.Configure(i, &cfg)
 		}
 		r, err := router.New(cfg)
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"i2pbridge/router"
 	"i2pbridge/router/routertest"
 )
 
@@ -41,4 +42,57 @@ func TestTenRoutersFindEachOtherFromOneSeed(t *testing.T) {
 			net.Close()
 		})
 	}
+}
+
+// TestExploratoryPoolsAndTransitLimits: in ten routers of ours, every
+// exploratory pool (2 hops, 3 tunnels each way, the defaults) fills up and
+// its tunnel tests pass through the others' hops; router 9 carries no
+// transit (max_tunnels: 0), so it refuses every request with code 30 and
+// no tunnel of the others goes through it, while the others carry theirs.
+func TestExploratoryPoolsAndTransitLimits(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const noTransit = 9
+		net := routertest.Start(t, routertest.Options{N: 10, Floodfills: 2, Configure: func(i int, c *router.Config) {
+			if i == noTransit {
+				c.MaxTransit = -1
+			}
+		}})
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		defer cancel()
+		net.WaitAllKnown(t, ctx)
+		for i, r := range net.Routers {
+			if err := r.Exploratory().WaitReady(ctx); err != nil {
+				t.Fatalf("router %d: exploratory pool: %v", i, err)
+			}
+		}
+		time.Sleep(2 * time.Minute) // tunnel tests run every 15 s
+		var carried int
+		for i, r := range net.Routers {
+			st := r.Status(ctx)
+			ex := st.Exploratory
+			b := ex.TotalBuilds()
+			t.Logf("router %d: exploratory %d in, %d out; builds %d ok, %d failed/rejected/timed out; tests %d passed, %d failed; transit %d (accepted %d, refused %d)",
+				i, ex.Inbound, ex.Outbound, b.OK, b.Failed+b.Rejected+b.TimedOut, ex.TestsPassed, ex.TestsFailed, st.Transit, st.TransitAccepted, st.TransitRefused)
+			if ex.Inbound < 3 || ex.Outbound < 3 {
+				t.Errorf("router %d: exploratory pool has %d in, %d out; want 3 each", i, ex.Inbound, ex.Outbound)
+			}
+			if ex.TestsPassed == 0 || ex.TestsFailed > 0 {
+				t.Errorf("router %d: tunnel tests %d passed, %d failed", i, ex.TestsPassed, ex.TestsFailed)
+			}
+			if i == noTransit {
+				if st.TransitAccepted != 0 || st.Transit != 0 {
+					t.Errorf("router %d has transit off but accepted %d", i, st.TransitAccepted)
+				}
+				if st.TransitRefused == 0 {
+					t.Errorf("router %d refused nothing: nobody asked it, so the limit is untested", i)
+				}
+				continue
+			}
+			carried += st.Transit
+		}
+		if carried == 0 {
+			t.Error("no router carries transit tunnels")
+		}
+		net.Close()
+	})
 }
