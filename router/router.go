@@ -317,7 +317,7 @@ func New(cfg Config) (*Router, error) {
 	r.node, err = tunnel.NewNode(tunnel.NodeConfig{
 		Keys:       crypto.X25519KeysFromPrivate([32]byte(keys.X25519PrivateKey())),
 		Hash:       keys.Hash(),
-		Sender:     r.tr,
+		Sender:     lookupSender{r},
 		MaxTransit: max(cfg.MaxTransit, 0),
 		Accept:     accept,
 		Local:      r.local,
@@ -512,12 +512,13 @@ func (r *Router) saveRouterInfo(ri data.RouterInfo) error {
 }
 
 // Tunnel message handling: the queue between the transport's readers and
-// the workers, and how many workers there are. Four workers let a few
-// sends wait for dials while the rest keep transit traffic moving; the
+// the workers, and how many workers there are. Eight workers let a few
+// sends wait for dials or RouterInfo lookups while the rest keep transit
+// traffic moving; the
 // queue holds a burst of ~2 MB of TunnelData.
 const (
 	tunnelQueue   = 2048
-	tunnelWorkers = 4
+	tunnelWorkers = 8
 	// tunnelSendTimeout bounds the sends one message causes.
 	tunnelSendTimeout = 15 * time.Second
 	// minPeers is how many NTCP2 sessions the router keeps open at least,
@@ -550,6 +551,23 @@ func (r *Router) handle(from data.Hash, m i2np.Message) {
 	default:
 		r.db.Handle(from, m)
 	}
+}
+
+// lookupSender is the tunnel Node's way out: the transport, but a router
+// whose RouterInfo we lack is looked up through the floodfills first, as a
+// hop must forward to whatever next hop the tunnel's creator named (i2pd
+// queues the message and looks the router up too).
+type lookupSender struct{ r *Router }
+
+func (s lookupSender) Send(ctx context.Context, to data.Hash, m i2np.Message) error {
+	err := s.r.tr.Send(ctx, to, m)
+	if !errors.Is(err, transport.ErrUnknownPeer) {
+		return err
+	}
+	if _, lerr := s.r.db.LookupRouterInfo(ctx, to); lerr != nil {
+		return fmt.Errorf("%w (lookup: %w)", err, lerr)
+	}
+	return s.r.tr.Send(ctx, to, m)
 }
 
 // local receives what the tunnel Node does not consume: messages that came

@@ -138,6 +138,9 @@ func TestDatagramsRoundTrip(t *testing.T) {
 		if dg = receive(t, alice.Destination); dg.Protocol != payload.ProtoRaw || string(dg.Payload) != "raw back" {
 			t.Fatalf("alice got %+v", dg)
 		}
+		if u, l := n.unopened.Load(), n.lost.Load(); u != 0 || l != 0 {
+			t.Errorf("%d messages could not be opened, %d were lost", u, l)
+		}
 	})
 }
 
@@ -198,6 +201,9 @@ func TestRatchetGoesFromNewSessionToExistingSession(t *testing.T) {
 		a2, b2 := alice.Stats(), bob.Stats()
 		if a2.SentNS != 1 || b2.SentNSR != 1 || b2.SentES != b.SentES+1 || a2.SentES != a.SentES+1 {
 			t.Fatalf("after the handshake: alice %+v, bob %+v", a2, b2)
+		}
+		if u := n.unopened.Load(); u != 0 {
+			t.Errorf("%d messages could not be opened", u)
 		}
 	})
 }

@@ -63,13 +63,14 @@ func TestSendFailsClearly(t *testing.T) {
 			name: "no X25519 key",
 			setup: func(n *testNet, alice, _ *testDest) {
 				alice.mu.Lock()
-				alice.storeRemoteLocked(elGamalOnlyLeaseSet(n.t))
+				alice.storeRemoteLocked(time.Now(), elGamalOnlyLeaseSet(n.t))
 				alice.mu.Unlock()
 			},
 			to:   func(*testDest) data.Hash { return elGamalOnlyLeaseSet(t).Hash() },
 			want: ErrUnsupported,
 		},
 		{name: "empty payload", data: "-", want: ErrInvalid},
+		{name: "datagram too large", data: "big", want: ErrInvalid},
 		{
 			name:  "closed",
 			setup: func(_ *testNet, alice, _ *testDest) { alice.Close() },
@@ -95,8 +96,11 @@ func TestSendFailsClearly(t *testing.T) {
 					to = tc.to(bob)
 				}
 				msg := []byte("hello")
-				if tc.data == "-" {
+				switch tc.data {
+				case "-":
 					msg = nil
+				case "big":
+					msg = make([]byte, 40000)
 				}
 				err := alice.SendRaw(context.Background(), to, 0, 0, msg)
 				if !errors.Is(err, tc.want) {

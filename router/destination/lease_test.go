@@ -93,5 +93,8 @@ func TestLeaseSwitchesWhenATunnelExpires(t *testing.T) {
 		if got := alice.Stats().Lookups; got != lookups {
 			t.Fatalf("alice made %d lookups, want none", got-lookups)
 		}
+		if u := n.unopened.Load(); u != 0 {
+			t.Errorf("%d messages could not be opened", u)
+		}
 	})
 }

@@ -168,22 +168,21 @@ func sameTunnels(a, b []InboundTunnel) bool {
 	return true
 }
 
-// ensureLeaseSet makes sure we have a LeaseSet before we talk to anyone:
-// the remote can only answer a New Session that carries it.
+// ensureLeaseSet makes sure we have an unexpired LeaseSet before we talk
+// to anyone: the remote can only answer a New Session that carries it.
 func (d *Destination) ensureLeaseSet(now time.Time) error {
-	d.mu.Lock()
-	have := d.local != nil
-	d.mu.Unlock()
-	if have {
+	have := func() bool {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		return d.local != nil && now.Before(d.local.ls.Expires())
+	}
+	if have() {
 		return nil
 	}
 	if err := d.refreshLeaseSet(now); err != nil {
 		return err
 	}
-	d.mu.Lock()
-	have = d.local != nil
-	d.mu.Unlock()
-	if !have {
+	if !have() {
 		return fmt.Errorf("%w: no inbound tunnel for our LeaseSet", ErrNoTunnels)
 	}
 	d.signal()
@@ -199,19 +198,52 @@ func (d *Destination) setPublishLocked(s PublishState) {
 	}
 }
 
-// replyTunnel picks one of our inbound tunnels that lasts at least
-// until now+min for a reply, at random.
-func (d *Destination) replyTunnel(now time.Time, min time.Duration) (InboundTunnel, bool) {
-	var ok []InboundTunnel
+// replyTunnel picks one of our inbound tunnels that lasts at least until
+// now+min for the reply of floodfill ff, at random, preferring those whose
+// gateway is not ff itself: a floodfill that is its own reply gateway has
+// to loop the reply back into its own tunnel, which our netDb (and
+// possibly others) does not do.
+func (d *Destination) replyTunnel(now time.Time, min time.Duration, ff data.Hash) (InboundTunnel, bool) {
+	var ok, other []InboundTunnel
 	for _, t := range d.cfg.Tunnels.Inbound() {
-		if t.End.After(now.Add(min)) && !t.Gateway.IsZero() && t.GatewayID != 0 {
+		if !t.End.After(now.Add(min)) || t.Gateway.IsZero() || t.GatewayID == 0 {
+			continue
+		}
+		if t.Gateway == ff {
+			other = append(other, t)
+		} else {
 			ok = append(ok, t)
 		}
+	}
+	if len(ok) == 0 {
+		ok = other
 	}
 	if len(ok) == 0 {
 		return InboundTunnel{}, false
 	}
 	return ok[d.randomIntN(len(ok))], true
+}
+
+// closestFloodfill returns the floodfill closest to key outside exclude,
+// preferring among the few closest one that is not the gateway of all our
+// inbound tunnels (see replyTunnel).
+func (d *Destination) closestFloodfill(key data.Hash, now time.Time, exclude map[data.Hash]bool) (Floodfill, bool) {
+	cands := d.cfg.Floodfills.ClosestFloodfills(key, now, 4, exclude)
+	if len(cands) == 0 {
+		return Floodfill{}, false
+	}
+	gateways := map[data.Hash]bool{}
+	for _, t := range d.cfg.Tunnels.Inbound() {
+		if t.End.After(now) {
+			gateways[t.Gateway] = true
+		}
+	}
+	for _, c := range cands {
+		if len(gateways) != 1 || !gateways[c.Hash] {
+			return c, true
+		}
+	}
+	return cands[0], true
 }
 
 // publishStep advances the publication (Run's loop).
@@ -256,18 +288,17 @@ func (d *Destination) store(ctx context.Context, now time.Time, ls data.LeaseSet
 		d.pub.excluded = map[data.Hash]bool{}
 	}
 	excluded := d.pub.excluded
-	ffs := d.cfg.Floodfills.ClosestFloodfills(d.hash, now, 1, excluded)
-	if len(ffs) == 0 && len(excluded) > 0 {
+	ff, ok := d.closestFloodfill(d.hash, now, excluded)
+	if !ok && len(excluded) > 0 {
 		clear(excluded) // every floodfill failed: start over
-		ffs = d.cfg.Floodfills.ClosestFloodfills(d.hash, now, 1, nil)
+		ff, ok = d.closestFloodfill(d.hash, now, nil)
 	}
 	d.mu.Unlock()
-	if len(ffs) == 0 {
+	if !ok {
 		d.log.Warn("cannot publish our LeaseSet: no floodfills")
 		return
 	}
-	ff := ffs[0]
-	reply, ok := d.replyTunnel(now, d.cfg.PublishConfirmTimeout)
+	reply, ok := d.replyTunnel(now, d.cfg.PublishConfirmTimeout, ff.Hash)
 	if !ok {
 		d.log.Debug("cannot publish our LeaseSet yet: no inbound tunnel")
 		return
@@ -339,7 +370,8 @@ func (d *Destination) HandleDeliveryStatus(msgID uint32) bool {
 
 // startVerifyLocked looks our LeaseSet up, through another floodfill
 // than the one we stored at when there is one (the store was flooded to
-// it), and republishes unless it comes back unchanged.
+// it) and then, if that fails, through the one we stored at; it
+// republishes unless the LeaseSet comes back unchanged.
 func (d *Destination) startVerifyLocked(now time.Time) {
 	d.setPublishLocked(PublishVerifying)
 	gen, want, stored := d.pub.gen, d.pub.published, d.pub.floodfill
@@ -348,7 +380,11 @@ func (d *Destination) startVerifyLocked(now time.Time) {
 		exclude = map[data.Hash]bool{stored: true}
 	}
 	d.spawnLocked(func() {
-		ls, err := d.lookupOnNetwork(context.Background(), d.hash, exclude)
+		ls, err := d.lookup(context.Background(), d.hash, exclude, false)
+		if exclude != nil && (err != nil || !bytes.Equal(ls.Bytes(), want.Bytes())) {
+			// Not flooded (yet): ask the one we stored at, as i2pd does.
+			ls, err = d.lookup(context.Background(), d.hash, nil, false)
+		}
 		d.mu.Lock()
 		defer d.mu.Unlock()
 		if d.pub.gen != gen {

@@ -15,6 +15,9 @@ import (
 	"i2pbridge/router/i2np"
 )
 
+// maxRemoteLeaseSets bounds the cache of remote LeaseSets.
+const maxRemoteLeaseSets = 4096
+
 // maxFuture is how far in the future a LeaseSet's published time may be
 // (i2np.rst §"DatabaseStore"; i2pd and our netDb refuse more than 2
 // minutes).
@@ -48,7 +51,7 @@ type lookupReply struct {
 
 // LookupLeaseSet returns the LeaseSet2 of the destination with hash h:
 // from the cache while it has not expired, otherwise from the floodfills
-// (lookupOnNetwork). Our own hash gives our own LeaseSet.
+// (lookup). Our own hash gives our own LeaseSet.
 func (d *Destination) LookupLeaseSet(ctx context.Context, h data.Hash) (data.LeaseSet2, error) {
 	if h == d.hash {
 		if ls, ok := d.LeaseSet(); ok {
@@ -56,14 +59,7 @@ func (d *Destination) LookupLeaseSet(ctx context.Context, h data.Hash) (data.Lea
 		}
 		return data.LeaseSet2{}, fmt.Errorf("own LeaseSet %s: %w", h.Short(), ErrNoTunnels)
 	}
-	now := d.now()
-	d.mu.Lock()
-	if r := d.remotes[h]; r != nil && now.Before(r.ls.Expires()) {
-		d.mu.Unlock()
-		return r.ls, nil
-	}
-	d.mu.Unlock()
-	return d.lookupOnNetwork(ctx, h, nil)
+	return d.lookup(ctx, h, nil, true)
 }
 
 // Resolve is LookupLeaseSet for a .b32.i2p address or base32 hash.
@@ -79,11 +75,12 @@ func (d *Destination) Resolve(ctx context.Context, b32 string) (data.Destination
 	return ls.Destination(), nil
 }
 
-// lookupOnNetwork asks the floodfills for key's LeaseSet, leaving out
-// exclude, and waits for the answer or ctx. Concurrent lookups of a key
-// share one search, which goes on when a caller gives up.
-func (d *Destination) lookupOnNetwork(ctx context.Context, key data.Hash, exclude map[data.Hash]bool) (data.LeaseSet2, error) {
-	l, err := d.startLookup(key, exclude)
+// lookup asks the floodfills for key's LeaseSet, leaving out exclude,
+// and waits for the answer or ctx; with cached, an unexpired LeaseSet in
+// the cache is the answer. Concurrent lookups of a key share one search,
+// which goes on when a caller gives up.
+func (d *Destination) lookup(ctx context.Context, key data.Hash, exclude map[data.Hash]bool, cached bool) (data.LeaseSet2, error) {
+	l, err := d.startLookup(key, exclude, cached)
 	if err != nil {
 		return data.LeaseSet2{}, err
 	}
@@ -97,14 +94,22 @@ func (d *Destination) lookupOnNetwork(ctx context.Context, key data.Hash, exclud
 	}
 }
 
-// startLookup joins or starts the search for key.
-func (d *Destination) startLookup(key data.Hash, exclude map[data.Hash]bool) (*lookup, error) {
+// startLookup joins or starts the search for key. With cached, an
+// unexpired cached LeaseSet is returned as a finished lookup: checking
+// the cache under the same lock as d.lookups means a caller cannot miss
+// both a search that just ended and its result.
+func (d *Destination) startLookup(key data.Hash, exclude map[data.Hash]bool, cached bool) (*lookup, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if l := d.lookups[key]; l != nil {
 		return l, nil
 	}
 	l := &lookup{key: key, done: make(chan struct{}), replies: make(chan lookupReply, 8)}
+	if r := d.remotes[key]; cached && r != nil && d.now().Before(r.ls.Expires()) {
+		l.ls = r.ls
+		close(l.done)
+		return l, nil
+	}
 	if !d.spawnLocked(func() { d.runLookup(l, exclude) }) {
 		return nil, fmt.Errorf("lookup %s: %w", key.Short(), ErrClosed)
 	}
@@ -148,11 +153,10 @@ func (d *Destination) search(l *lookup, exclude map[data.Hash]bool) (data.LeaseS
 	}
 	asked, silent := 0, 0
 	for asked < d.cfg.MaxLookupFloodfills {
-		ffs := d.cfg.Floodfills.ClosestFloodfills(l.key, d.now(), 1, tried)
-		if len(ffs) == 0 {
+		ff, ok := d.closestFloodfill(l.key, d.now(), tried)
+		if !ok {
 			break
 		}
-		ff := ffs[0]
 		tried[ff.Hash] = true
 		asked++
 		if err := d.sendLookup(l.key, ff, tried); err != nil {
@@ -199,7 +203,7 @@ func (d *Destination) search(l *lookup, exclude map[data.Hash]bool) (data.LeaseS
 // opens the tag-only reply with (i2np.rst §"Reply Encryption").
 func (d *Destination) sendLookup(key data.Hash, ff Floodfill, tried map[data.Hash]bool) error {
 	now := d.now()
-	reply, ok := d.replyTunnel(now, d.cfg.LookupTimeout)
+	reply, ok := d.replyTunnel(now, d.cfg.LookupTimeout, ff.Hash)
 	if !ok {
 		return fmt.Errorf("%w: no inbound tunnel for the reply", ErrNoTunnels)
 	}
@@ -271,14 +275,22 @@ func parseLeaseSet(key data.Hash, b []byte, now time.Time) (data.LeaseSet2, erro
 }
 
 // storeRemoteLocked caches ls unless the cache holds one at least as new,
-// and returns the newest.
-func (d *Destination) storeRemoteLocked(ls data.LeaseSet2) data.LeaseSet2 {
+// and returns the newest. A full cache (maxRemoteLeaseSets, after expiry)
+// takes nothing new: anyone can hand us LeaseSets in New Sessions.
+func (d *Destination) storeRemoteLocked(now time.Time, ls data.LeaseSet2) data.LeaseSet2 {
 	h := ls.Hash()
 	r := d.remotes[h]
 	if r != nil && !ls.Published().After(r.ls.Published()) {
 		return r.ls
 	}
 	if r == nil {
+		if len(d.remotes) >= maxRemoteLeaseSets {
+			d.expireRemotesLocked(now)
+		}
+		if len(d.remotes) >= maxRemoteLeaseSets {
+			d.log.Debug("LeaseSet cache full; not caching", "remote", h.Short())
+			return ls
+		}
 		r = &remote{}
 		d.remotes[h] = r
 	}
@@ -310,7 +322,7 @@ func (d *Destination) handleLeaseSetStore(now time.Time, s i2np.DatabaseStore) e
 	}
 	d.mu.Lock()
 	if s.Key != d.hash {
-		ls = d.storeRemoteLocked(ls)
+		ls = d.storeRemoteLocked(now, ls)
 	}
 	l := d.lookups[s.Key]
 	d.mu.Unlock()

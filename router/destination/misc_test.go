@@ -161,3 +161,27 @@ func testRouterInfo(t *testing.T, floodfill bool, version string) data.RouterInf
 	}
 	return ri
 }
+
+func TestUnconfirmedStoreMovesToTheNextFloodfill(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := newTestNet(t)
+		n.addFloodfill()
+		n.addFloodfill()
+		alice := n.newDest(1, destOpts{noRun: true})
+		ffs := FloodfillsFrom(n.floodfillRIs).ClosestFloodfills(alice.Hash(), time.Now(), 2, nil)
+		silent := ffs[0].Hash
+		n.mu.Lock()
+		n.drop = func(to leaseKey, _ i2np.Message) bool { return to.id == 0 && to.gw == silent }
+		n.mu.Unlock()
+		n.wg.Go(func() { alice.Run(n.ctx) })
+
+		waitFor(t, 2*time.Minute, "publish verified", func() bool { return alice.Publication().State == PublishVerified })
+		p, st := alice.Publication(), alice.Stats()
+		if p.Floodfill != ffs[1].Hash {
+			t.Errorf("stored at %s, want the second closest %s", p.Floodfill.Short(), ffs[1].Hash.Short())
+		}
+		if st.Stores != 2 || st.Confirmed != 1 {
+			t.Errorf("stats %+v: want two stores, one confirmed", st)
+		}
+	})
+}

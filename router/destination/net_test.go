@@ -3,6 +3,7 @@ package destination
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	mrand "math/rand/v2"
 	"net/netip"
@@ -43,7 +44,8 @@ type testNet struct {
 	// drop, when set, loses the messages it returns true for.
 	drop func(to leaseKey, m i2np.Message) bool
 
-	lost atomic.Int64
+	lost     atomic.Int64
+	unopened atomic.Int64 // Garlic messages HandleGarlic could not open
 }
 
 // leaseKey names an inbound tunnel as a lease does; a router is a
@@ -82,8 +84,14 @@ func newTestNet(t testing.TB) *testNet {
 }
 
 func (n *testNet) newMailbox(handle func(m i2np.Message, via i2np.TunnelID)) *mailbox {
+	return startMailbox(&n.wg, n.quit, handle)
+}
+
+// startMailbox starts a mailbox whose goroutine hands each message to
+// handle in order, until quit closes.
+func startMailbox(wg *sync.WaitGroup, quit <-chan struct{}, handle func(m i2np.Message, via i2np.TunnelID)) *mailbox {
 	mb := &mailbox{wake: make(chan struct{}, 1), handle: handle}
-	n.wg.Go(func() {
+	wg.Go(func() {
 		for {
 			mb.mu.Lock()
 			box := mb.box
@@ -97,7 +105,7 @@ func (n *testNet) newMailbox(handle func(m i2np.Message, via i2np.TunnelID)) *ma
 			}
 			select {
 			case <-mb.wake:
-			case <-n.quit:
+			case <-quit:
 				return
 			}
 		}
@@ -242,23 +250,7 @@ func (n *testNet) addFloodfill() *testRouter {
 	if err != nil {
 		t.Fatal(err)
 	}
-	static, err := ntcp2.GenerateStaticKey(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := netip.AddrPortFrom(netip.MustParseAddr("198.19.2.1"), uint16(20000+routerPort.Add(1)))
-	a, err := data.NewNTCP2Address(data.NTCP2Address{StaticKey: static.Public, IV: static.IV, AddrPort: addr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts, err := data.NewMapping(map[string]string{data.OptionCaps: "XfR", data.OptionNetID: fmt.Sprint(testNetID), data.OptionRouterVersion: "0.9.57"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ri, err := data.BuildRouterInfo(keys, data.RouterInfoParams{Published: time.Now(), Addresses: []data.RouterAddress{a}, Options: opts})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ri := floodfillRouterInfo(t, keys)
 	r := &testRouter{keys: keys, ri: ri}
 	n.mu.Lock()
 	var seeds []data.RouterInfo
@@ -298,6 +290,29 @@ func (n *testNet) addFloodfill() *testRouter {
 		}
 	})
 	return r
+}
+
+// floodfillRouterInfo signs a floodfill RouterInfo for keys.
+func floodfillRouterInfo(t testing.TB, keys data.RouterKeys) data.RouterInfo {
+	t.Helper()
+	static, err := ntcp2.GenerateStaticKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := netip.AddrPortFrom(netip.MustParseAddr("198.19.2.1"), uint16(20000+routerPort.Add(1)))
+	a, err := data.NewNTCP2Address(data.NTCP2Address{StaticKey: static.Public, IV: static.IV, AddrPort: addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts, err := data.NewMapping(map[string]string{data.OptionCaps: "XfR", data.OptionNetID: fmt.Sprint(testNetID), data.OptionRouterVersion: "0.9.57"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ri, err := data.BuildRouterInfo(keys, data.RouterInfoParams{Published: time.Now(), Addresses: []data.RouterAddress{a}, Options: opts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ri
 }
 
 // routerSender carries what the routers send: TunnelGateway messages to
@@ -373,7 +388,14 @@ func (n *testNet) newDest(seed uint64, o destOpts) *testDest {
 		// the pools and then the destinations.
 		switch m.Type {
 		case i2np.TypeGarlic:
-			if err := d.HandleGarlic(context.Background(), m, via); err != nil {
+			err := d.HandleGarlic(context.Background(), m, via)
+			switch {
+			case errors.Is(err, ErrNotForUs):
+				// Replies to New Sessions the sender no longer keeps
+				// state for, when it sent more than eight before the
+				// first reply.
+				n.unopened.Add(1)
+			case err != nil:
 				t.Logf("%s: garlic via %d: %v", d.Hash().Short(), via, err)
 			}
 		case i2np.TypeDeliveryStatus:

@@ -28,6 +28,9 @@ import (
 // The error wraps ErrNotForUs when nothing in the keyring opens the
 // message: the router then offers it to its other destinations.
 func (d *Destination) HandleGarlic(ctx context.Context, m i2np.Message, via i2np.TunnelID) error {
+	if d.isClosed() {
+		return fmt.Errorf("garlic: %w", ErrClosed)
+	}
 	if m.Type != i2np.TypeGarlic {
 		return fmt.Errorf("%w: %v message, want Garlic", ErrInvalid, m.Type)
 	}

@@ -44,6 +44,9 @@ func (d *Destination) send(ctx context.Context, to data.Hash, p payload.Payload,
 		// i2pd drops an empty I2CP payload as a decompression failure.
 		return fmt.Errorf("%w: empty payload", ErrInvalid)
 	}
+	if to == d.hash {
+		return fmt.Errorf("%w: send to ourselves", ErrInvalid)
+	}
 	now := d.now()
 	if err := d.ensureLeaseSet(now); err != nil {
 		return fmt.Errorf("send to %s: %w", to.Short(), err)
@@ -62,7 +65,7 @@ func (d *Destination) send(ctx context.Context, to data.Hash, p payload.Payload,
 	}
 	s := d.keyring.SessionFor(now, key)
 	if err := d.sendOn(ctx, now, s, lease, []i2np.Clove{garlic.MessageClove(dm, &to)}); err != nil {
-		return fmt.Errorf("destination: send to %s: %w", to.Short(), err)
+		return fmt.Errorf("send to %s: %w", to.Short(), err)
 	}
 	return nil
 }
@@ -86,7 +89,7 @@ func (d *Destination) route(ctx context.Context, to data.Hash, now time.Time, lo
 		}
 		d.mu.Unlock()
 		if !recent {
-			if _, err := d.startLookup(to, nil); err != nil {
+			if _, err := d.startLookup(to, nil, false); err != nil {
 				return key, lease, err
 			}
 		}
@@ -95,10 +98,10 @@ func (d *Destination) route(ctx context.Context, to data.Hash, now time.Time, lo
 		}
 		return key, lease, fmt.Errorf("%w: its LeaseSet is being looked up", ErrNoLeases)
 	}
-	if _, err := d.lookupOnNetwork(ctx, to, nil); err != nil {
+	if _, err := d.lookup(ctx, to, nil, false); err != nil {
 		return key, lease, err
 	}
-	key, lease, _, err = d.cachedRoute(to, now)
+	key, lease, _, err = d.cachedRoute(to, d.now())
 	return key, lease, err
 }
 

@@ -91,6 +91,7 @@ func TestParallelStreamsAreByteIdentical(t *testing.T) {
 		a, b := alice.Stats(), bob.Stats()
 		t.Logf("alice %+v", a)
 		t.Logf("bob   %+v", b)
+		t.Logf("%d replies to forgotten New Sessions could not be opened", n.unopened.Load())
 		// One lookup for Bob's LeaseSet shared by all dials, a handshake,
 		// everything else ES.
 		if a.Lookups != 1 {

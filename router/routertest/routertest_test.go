@@ -76,7 +76,9 @@ func TestExploratoryPoolsAndTransitLimits(t *testing.T) {
 			if ex.Inbound < 3 || ex.Outbound < 3 {
 				t.Errorf("router %d: exploratory pool has %d in, %d out; want 3 each", i, ex.Inbound, ex.Outbound)
 			}
-			if ex.TestsPassed == 0 || ex.TestsFailed > 0 {
+			// A rare failed test is the pools' business (they drop the tunnel
+			// and build another); many mean the data path is broken.
+			if ex.TestsPassed == 0 || ex.TestsFailed*10 > ex.TestsPassed {
 				t.Errorf("router %d: tunnel tests %d passed, %d failed", i, ex.TestsPassed, ex.TestsFailed)
 			}
 			if i == noTransit {
