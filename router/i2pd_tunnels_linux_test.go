@@ -163,13 +163,15 @@ func TestInteropTunnelsWithI2pd(t *testing.T) {
 	for _, m := range pools {
 		st := m.p.Stats()
 		b := st.Builds[m.hops]
+		// Failed includes Rejected and TimedOut; builds still pending at
+		// the end are in neither.
 		rate := 0.0
-		if b.Attempted > 0 {
-			rate = 100 * float64(b.OK) / float64(b.OK+b.Failed+b.Rejected+b.TimedOut)
+		if b.OK+b.Failed > 0 {
+			rate = 100 * float64(b.OK) / float64(b.OK+b.Failed)
 		}
 		t.Logf("%d hops: builds %d attempted, %d ok, %d failed, %d rejected, %d timed out: %.1f%% success; tests %d passed, %d failed; %d retired, %d dropped",
 			m.hops, b.Attempted, b.OK, b.Failed, b.Rejected, b.TimedOut, rate, st.TestsPassed, st.TestsFailed, st.Retired, st.Dropped)
-		if b.OK+b.Failed+b.Rejected+b.TimedOut == 0 || rate < 90 {
+		if b.OK+b.Failed == 0 || rate < 90 {
 			t.Errorf("%d hops: build success %.1f%%, want at least 90%%", m.hops, rate)
 		}
 		if st.TestsPassed == 0 || st.TestsFailed*10 > st.TestsPassed {

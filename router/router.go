@@ -300,7 +300,7 @@ func New(cfg Config) (*Router, error) {
 		Dir:             filepath.Join(cfg.Datadir, NetDbDir),
 		RouterInfo:      ri,
 		Floodfill:       cfg.Floodfill,
-		Sender:          r.tr,
+		Sender:          selfSender{r},
 		Seeds:           seeds,
 		Logger:          r.log,
 		ExploreInterval: cfg.Tuning.ExploreInterval,
@@ -551,6 +551,19 @@ func (r *Router) handle(from data.Hash, m i2np.Message) {
 	default:
 		r.db.Handle(from, m)
 	}
+}
+
+// selfSender is the netDb's way out: the transport, except that a message
+// for our own hash (a lookup reply into a tunnel whose gateway we are)
+// goes to our tunnel side as if it had arrived.
+type selfSender struct{ r *Router }
+
+func (s selfSender) Send(ctx context.Context, to data.Hash, m i2np.Message) error {
+	if to == s.r.Hash() {
+		s.r.handle(to, m)
+		return nil
+	}
+	return s.r.tr.Send(ctx, to, m)
 }
 
 // lookupSender is the tunnel Node's way out: the transport, but a router

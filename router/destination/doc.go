@@ -88,6 +88,12 @@
 //     destinations only and otherwise assumes success); the verification
 //     asks another floodfill than the one stored at when there is one
 //     (i2pd asks the closest, usually the same one).
+//   - The reply tunnel of a store or lookup is chosen among those whose
+//     gateway is not the floodfill asked, and a floodfill that is the
+//     gateway of all our inbound tunnels is passed over when another is
+//     close: such a floodfill must loop its reply back into its own
+//     tunnel, which our netDb does not do (i2pd sends it out through an
+//     exploratory tunnel and back).
 //   - A DatabaseSearchReply moves the lookup on to the next closest
 //     floodfill we know; i2pd also has its router fetch the RouterInfos of
 //     unknown floodfills the reply names. We leave that to the netDb.

@@ -89,6 +89,16 @@ func (t *TagTable) Take(now time.Time, tag Tag) (key [32]byte, ok bool) {
 	return e.key, true
 }
 
+// Has reports whether tag is present, without taking it: the router uses
+// it to tell a reply to one of its own requests from a destination's
+// garlic before it opens either.
+func (t *TagTable) Has(tag Tag) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	_, ok := t.m[tag]
+	return ok
+}
+
 // Remove drops tag if present (a lookup that was answered another way, a
 // build that timed out).
 func (t *TagTable) Remove(tag Tag) {

@@ -241,8 +241,12 @@ func (db *DB) handleLookup(ctx context.Context, st *state, from data.Hash, l i2n
 // reply sends m to router to, directly (tunnel 0) or wrapped in a
 // TunnelGateway message for that router's inbound tunnel. A router we do
 // not know is looked up first, as i2pd's transports do.
+//
+// A reply tunnel whose gateway is this router is legal (the asker built
+// its inbound tunnel through us): the TunnelGateway message then goes to
+// our own hash, and the Sender must hand it to our tunnel side.
 func (db *DB) reply(ctx context.Context, st *state, to data.Hash, tunnel i2np.TunnelID, m i2np.Message) {
-	if to.IsZero() || to == db.self {
+	if to.IsZero() || (to == db.self && tunnel == 0) {
 		return
 	}
 	if tunnel != 0 {
@@ -255,7 +259,7 @@ func (db *DB) reply(ctx context.Context, st *state, to data.Hash, tunnel i2np.Tu
 			return
 		}
 	}
-	if _, ok := db.RouterInfo(to); ok {
+	if _, ok := db.RouterInfo(to); ok || to == db.self {
 		db.send(ctx, st, to, m, nil)
 		return
 	}

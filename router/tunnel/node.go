@@ -43,6 +43,12 @@ type NodeConfig struct {
 	// messages of other types given to HandleMessage. tunnel is the
 	// inbound tunnel it came through, 0 when it came directly.
 	Local func(ctx context.Context, m i2np.Message, tunnel i2np.TunnelID)
+	// ClientGarlic receives Garlic messages that come out of our inbound
+	// tunnels and do not start with one of the router's reply tags: they
+	// are for a local destination (ECIES ratchet), not router garlic, and
+	// trying them as Noise N would cost a DH each. Nil: every Garlic is
+	// tried as router garlic.
+	ClientGarlic func(ctx context.Context, m i2np.Message, tunnel i2np.TunnelID)
 	// IVFilterLog2Bits sizes the duplicate filter (0: the default).
 	IVFilterLog2Bits int
 	// Endpoint sets reassembly limits for OBEP and inbound tunnels.
@@ -343,6 +349,10 @@ func (n *Node) handle(ctx context.Context, m i2np.Message, tunnel i2np.TunnelID,
 	if depth > maxDepth {
 		return fmt.Errorf("%w: messages nested %d deep", ErrMalformed, depth)
 	}
+	if n.isClientGarlic(m, tunnel) {
+		n.cfg.ClientGarlic(ctx, m, tunnel)
+		return nil
+	}
 	n.mu.Lock()
 	out, locals, err := n.process(m, tunnel)
 	if err != nil {
@@ -368,6 +378,21 @@ func (n *Node) handle(ctx context.Context, m i2np.Message, tunnel i2np.TunnelID,
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// isClientGarlic tells a destination's garlic from router garlic: it came
+// through one of our (non-zero-hop) inbound tunnels and its first 8 bytes
+// are none of our reply tags (ecies.rst: router replies through tunnels
+// are tag-only; New Session messages start with an ephemeral key).
+func (n *Node) isClientGarlic(m i2np.Message, tunnel i2np.TunnelID) bool {
+	if n.cfg.ClientGarlic == nil || m.Type != i2np.TypeGarlic || tunnel == 0 || tunnel == n.zeroHop {
+		return false
+	}
+	g, _, err := i2np.ParseGarlic(m.Payload)
+	if err != nil || len(g.Data) < len(garlic.Tag{}) {
+		return false // process reports it
+	}
+	return !n.tags.Has(garlic.Tag(g.Data[:len(garlic.Tag{})]))
 }
 
 // isTunnelType reports the types the Node consumes itself when they come

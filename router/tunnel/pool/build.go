@@ -61,26 +61,40 @@ func (p *Pool) fill(ctx context.Context, st *runState, d direction, now time.Tim
 	}
 }
 
-// pick returns a served tunnel of d at random, preferring those not
-// suspect; nil when there is none.
+// buildPathLife is how much life a tunnel needs left to carry a build
+// request or reply: the build may take BuildTimeout, and a reply sent
+// into an inbound tunnel that expires meanwhile is lost, which showed as
+// timed-out builds around every replacement in the i2pd soak.
+const buildPathLife = tunnel.BuildTimeout + 15*time.Second
+
+// pick returns a served tunnel of d at random for a build's path,
+// preferring those with buildPathLife left, then those not suspect; nil
+// when there is none.
 func (p *Pool) pick(st *runState, d direction, now time.Time) *entry {
-	var good, all []*entry
+	var tiers [4][]*entry // long-lived and good, long-lived, good, any
 	for _, e := range st.tunnels[d] {
 		if !served(e.state, e.created, now) {
 			continue
 		}
-		all = append(all, e)
-		if e.state != tunnelSuspect {
-			good = append(good, e)
+		long := e.created.Add(tunnel.Lifetime).Sub(now) >= buildPathLife
+		good := e.state != tunnelSuspect
+		if long && good {
+			tiers[0] = append(tiers[0], e)
+		}
+		if long {
+			tiers[1] = append(tiers[1], e)
+		}
+		if good {
+			tiers[2] = append(tiers[2], e)
+		}
+		tiers[3] = append(tiers[3], e)
+	}
+	for _, t := range tiers {
+		if len(t) > 0 {
+			return t[p.rng.IntN(len(t))]
 		}
 	}
-	if len(good) == 0 {
-		good = all
-	}
-	if len(good) == 0 {
-		return nil
-	}
-	return good[p.rng.IntN(len(good))]
+	return nil
 }
 
 // startBuild selects hops and starts one build in d; false when no build
