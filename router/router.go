@@ -180,6 +180,9 @@ type Router struct {
 	explore  *pool.Pool
 	poolsMu  sync.Mutex
 	pools    []*pool.Pool // every pool whose tunnel tests come back to us
+	// clients are the local destinations (OpenClient).
+	clientsMu sync.Mutex
+	clients   []*Client
 	// tunnelIn queues tunnel and garlic messages from the transport's
 	// reader goroutines for the tunnel workers: handling one may send, and
 	// a send may wait for a dial, which must not stall a session's reader.
@@ -321,7 +324,10 @@ func New(cfg Config) (*Router, error) {
 		MaxTransit: max(cfg.MaxTransit, 0),
 		Accept:     accept,
 		Local:      r.local,
-		Logger:     r.log,
+		ClientGarlic: func(ctx context.Context, m i2np.Message, via i2np.TunnelID) {
+			r.clientGarlic(ctx, m, via)
+		},
+		Logger: r.log,
 	})
 	if err != nil {
 		return fail(err)
@@ -599,6 +605,9 @@ func (r *Router) local(_ context.Context, m i2np.Message, via i2np.TunnelID) {
 						return
 					}
 				}
+				if r.clientDeliveryStatus(ds.MessageID) {
+					return
+				}
 			}
 		}
 	}
@@ -730,7 +739,9 @@ func (r *Router) Run(ctx context.Context) error {
 			r.log.Error("router: cannot refresh our RouterInfo", "err", err)
 		}
 	})
+	r.closeClients()
 	wg.Wait()
+	r.closeClients() // any opened while the rest stopped
 	r.mu.Lock()
 	r.state = stateClosed
 	r.mu.Unlock()

@@ -63,11 +63,46 @@ func (d *Destination) send(ctx context.Context, to data.Hash, p payload.Payload,
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	s := d.keyring.SessionFor(now, key)
-	if err := d.sendOn(ctx, now, s, lease, []i2np.Clove{garlic.MessageClove(dm, &to)}); err != nil {
+	s := d.awaitReply(ctx, d.keyring.SessionFor(now, key), key)
+	if err := d.sendOn(ctx, d.now(), s, lease, []i2np.Clove{garlic.MessageClove(dm, &to)}); err != nil {
 		return fmt.Errorf("send to %s: %w", to.Short(), err)
 	}
 	return nil
+}
+
+// nsReplyWait bounds how long a message waits for the New Session Reply to
+// an NS already sent on its session. Without the wait, a burst (a browser
+// opening six streams, a client opening a hundred) sends one NS each; the
+// remote answers every one with its own NSR session, and the keyring
+// keeps state for the last few NS only, so replies to the earlier ones
+// cannot be opened and those streams stall until retransmission finds the
+// session that won. Waiting lets the burst go out as ES on one session;
+// a lost NS or NSR costs the wait, after which another NS goes.
+const nsReplyWait = 1500 * time.Millisecond
+
+// awaitReply returns the session to send on: s itself, unless s has an NS
+// out and no reply yet, in which case it waits (up to nsReplyWait or ctx)
+// for the reply and returns the session to use then.
+func (d *Destination) awaitReply(ctx context.Context, s *garlic.Session, key [32]byte) *garlic.Session {
+	if s.State() != garlic.StateNewSessionSent {
+		return s
+	}
+	t := time.NewTimer(nsReplyWait)
+	defer t.Stop()
+	poll := time.NewTicker(20 * time.Millisecond)
+	defer poll.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return s
+		case <-t.C:
+			return s
+		case <-poll.C:
+			if s.State() != garlic.StateNewSessionSent {
+				return d.keyring.SessionFor(d.now(), key)
+			}
+		}
+	}
 }
 
 // route returns the remote's X25519 key and the lease to send to. Without

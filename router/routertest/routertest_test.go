@@ -26,6 +26,20 @@ func TestTenRoutersFindEachOtherFromOneSeed(t *testing.T) {
 			defer cancel()
 			took := net.WaitAllKnown(t, ctx)
 			t.Logf("%d floodfills: 10 routers know each other after %v (simulated)", floodfills, took)
+			// Publishing goes on in the background: give every router a
+			// few (simulated) minutes to have its RouterInfo confirmed.
+			for range 300 {
+				all := true
+				for i, r := range net.Routers {
+					if r.Status(ctx).Published.IsZero() && !(floodfills == 1 && i == 0) {
+						all = false
+					}
+				}
+				if all {
+					break
+				}
+				time.Sleep(time.Second)
+			}
 			for i, r := range net.Routers {
 				st := r.Status(ctx)
 				want := floodfills

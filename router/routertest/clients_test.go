@@ -1,0 +1,110 @@
+package routertest_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	mrand "math/rand/v2"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"i2pbridge/router"
+	"i2pbridge/router/data"
+	"i2pbridge/router/destination"
+	"i2pbridge/router/routertest"
+)
+
+// TestTwoDestinationsHundredStreams is issue 7's in-process criterion:
+// two destinations on two of ten routers of ours (3-hop tunnels, LeaseSets
+// published to the floodfills), 100 parallel streams from one to the
+// other, each echoing 64 KiB back, all byte-identical. Everything between
+// them is the real stack: NTCP2 over in-memory pipes, tunnels, Noise-N to
+// the floodfills, the ECIES ratchet, the gzip payload, streaming.
+func TestTwoDestinationsHundredStreams(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		net := routertest.Start(t, routertest.Options{N: 10, Floodfills: 2})
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+		defer cancel()
+		net.WaitAllKnown(t, ctx)
+		formed := time.Now()
+		open := func(i int, name string) *router.Client {
+			keys, err := data.GeneratePrivateKeys(rand.Reader)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := net.Routers[i].OpenClient(router.ClientConfig{Name: name, Keys: keys})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { c.Close() })
+			if err := c.Pool.WaitReady(ctx); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			return c
+		}
+		server, client := open(3, "server"), open(7, "client")
+		for server.Dest.Publication().State < destination.PublishConfirmed {
+			if ctx.Err() != nil {
+				t.Fatalf("server's LeaseSet never published: %v", server.Dest.Publication().State)
+			}
+			time.Sleep(time.Second)
+		}
+		t.Logf("server's LeaseSet confirmed by a floodfill %v after the network formed", time.Since(formed))
+		ln, err := server.Dest.Listen()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sw sync.WaitGroup
+		defer sw.Wait()
+		defer ln.Close()
+		sw.Go(func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				sw.Go(func() {
+					defer c.Close()
+					io.Copy(c, c)
+				})
+			}
+		})
+		start := time.Now()
+		const streams, size = 100, 64 << 10
+		var wg sync.WaitGroup
+		errs := make(chan error, streams)
+		for i := range streams {
+			wg.Go(func() {
+				p := make([]byte, size)
+				r := mrand.NewChaCha8([32]byte{byte(i)})
+				r.Read(p)
+				c, err := client.Dest.Dial(ctx, server.Dest.Hash(), 0)
+				if err != nil {
+					errs <- fmt.Errorf("stream %d: dial: %w", i, err)
+					return
+				}
+				defer c.Close()
+				go func() { c.Write(p); c.CloseWrite() }()
+				got, err := io.ReadAll(c)
+				if err != nil {
+					errs <- fmt.Errorf("stream %d: read: %w", i, err)
+					return
+				}
+				if !bytes.Equal(got, p) {
+					errs <- fmt.Errorf("stream %d: %d bytes back, not what was sent", i, len(got))
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+		t.Logf("%d streams × %d KiB echoed byte-identical in %v (simulated time); server publication %v",
+			streams, size>>10, time.Since(start), server.Dest.Publication().State)
+	})
+}
