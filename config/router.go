@@ -149,11 +149,6 @@ func (f *File) checkEmbedded(p *problems, base string, used *ports) {
 		p.warnf("router", "no reseed urls, reseed files or seed_dir: a new router knows no other router and cannot join the network")
 	}
 
-	for i := range f.Tunnels {
-		// One message is enough: every tunnel fails for the same reason.
-		p.errorf(item("tunnels", i), "tunnels need the streaming layer, which the embedded router does not have yet; use backend: %s, or remove the tunnels to run the router alone", BackendSAM)
-		break
-	}
 }
 
 // checkSAMOnly reports embedded-router keys in a file whose backend is sam:

@@ -95,8 +95,6 @@ func TestEmbeddedRouterRejects(t *testing.T) {
 	tests := []struct {
 		name, yaml, want string
 	}{
-		{"tunnels", "router: {backend: embedded, seed_dir: s}\ntunnels:\n  - {name: a, type: tcp-server, target: 22}\n  - {name: b, type: tcp-server, target: 23}\n",
-			`t.yaml:3: tunnels[0]: tunnels need the streaming layer, which the embedded router does not have yet; use backend: sam, or remove the tunnels to run the router alone`},
 		{"sam key", "router: {backend: embedded, sam: 127.0.0.1:7656, seed_dir: s}\n",
 			`t.yaml:1: router.sam: not used by backend "embedded" (the bundled router needs no SAM bridge); remove it`},
 		{"netid too big", "router:\n  backend: embedded\n  netid: 255\n  seed_dir: s\n",

@@ -180,6 +180,9 @@ type Router struct {
 	explore  *pool.Pool
 	poolsMu  sync.Mutex
 	pools    []*pool.Pool // every pool whose tunnel tests come back to us
+	// lastSession is when connectPeers last saw a session with a router.
+	peersMu     sync.Mutex
+	lastSession map[data.Hash]time.Time
 	// clients are the local destinations (OpenClient).
 	clientsMu sync.Mutex
 	clients   []*Client
@@ -333,6 +336,7 @@ func New(cfg Config) (*Router, error) {
 		return fail(err)
 	}
 	r.tunnelIn = make(chan i2np.Message, tunnelQueue)
+	r.lastSession = map[data.Hash]time.Time{}
 	r.profiles = pool.NewProfiles(pool.ProfileConfig{})
 	if ec := cfg.Exploratory; !ec.Off {
 		if ec.Length == 0 {
@@ -534,6 +538,11 @@ const (
 	minPeers = 10
 	// peersEvery is how often the session count is checked.
 	peersEvery = 20 * time.Second
+	// redialAfter: a router we held a session with is not dialled again
+	// for the session count until this long after that session ended. It
+	// ended because one side had nothing to say; if it needs us it dials,
+	// and re-dialling every idle peer at once would only churn sessions.
+	redialAfter = 10 * time.Minute
 	// expireEvery runs the tunnel timers (build timeouts, tunnel and
 	// fragment expiry); i2pd's tunnel manager ticks once a second.
 	expireEvery = time.Second
@@ -654,16 +663,29 @@ func (r *Router) connectPeers(ctx context.Context) {
 	if need <= 0 {
 		return
 	}
+	now := time.Now()
 	have := map[data.Hash]bool{r.Hash(): true}
+	r.peersMu.Lock()
 	for _, p := range st.Peers {
 		have[p.Hash] = true
+		r.lastSession[p.Hash] = now
 	}
 	var cands []data.Hash
 	for _, ri := range r.db.RouterInfos() {
-		if c, err := pool.CandidateOf(ri); err == nil && c.Reachable && !have[ri.Hash()] {
-			cands = append(cands, ri.Hash())
+		h := ri.Hash()
+		if last, ok := r.lastSession[h]; ok && now.Sub(last) < redialAfter {
+			continue
+		}
+		if c, err := pool.CandidateOf(ri); err == nil && c.Reachable && !have[h] {
+			cands = append(cands, h)
 		}
 	}
+	for h, last := range r.lastSession {
+		if now.Sub(last) >= redialAfter {
+			delete(r.lastSession, h)
+		}
+	}
+	r.peersMu.Unlock()
 	mrand.Shuffle(len(cands), func(i, j int) { cands[i], cands[j] = cands[j], cands[i] })
 	cands = cands[:min(need, len(cands))]
 	var wg sync.WaitGroup
@@ -824,6 +846,13 @@ func (r *Router) Close() error {
 	}
 	r.mu.Unlock()
 	return nil
+}
+
+// Running reports whether Run is running (OpenClient works).
+func (r *Router) Running() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.state == stateRunning
 }
 
 // Hash is our router hash.

@@ -6,17 +6,14 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"i2pbridge/bridge/control"
 	"i2pbridge/bridge/i2pnet"
+	"i2pbridge/bridge/routernet"
 	"i2pbridge/config"
 	"i2pbridge/router"
 )
-
-// errNoStreaming: the embedded router has no destinations or streaming yet
-// (issue 7); config validation already refuses tunnels with it, so this only
-// fires if a File built in Go skipped validation.
-var errNoStreaming = errors.New("the embedded router has no streaming layer yet: tunnels need backend sam")
 
 // routerStatuser is a backend that can describe its router for the status
 // endpoint (the embedded one; an external router has its own console).
@@ -25,10 +22,11 @@ type routerStatuser interface {
 }
 
 // embeddedNet runs the bundled router for the life of one `i2pbridge run`.
-// It is an i2pnet.Network so the runner treats both backends alike; Open
-// fails until the router has destinations.
+// It is an i2pnet.Network so the runner treats both backends alike: each
+// tunnel's destination lives on the router (bridge/routernet).
 type embeddedNet struct {
 	r      *router.Router
+	net    *routernet.Network
 	netID  int
 	cancel context.CancelFunc
 	done   chan error // Run's result, then closed
@@ -72,7 +70,7 @@ func startEmbedded(ctx context.Context, rc router.Config) (*embeddedNet, error) 
 		return nil, fmt.Errorf("embedded router: %w", err)
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	e := &embeddedNet{r: rt, netID: rc.NetID, cancel: cancel, done: make(chan error, 1)}
+	e := &embeddedNet{r: rt, net: routernet.New(rt, rc.Logger), netID: rc.NetID, cancel: cancel, done: make(chan error, 1)}
 	if e.netID == 0 {
 		e.netID = router.DefaultNetID
 	}
@@ -89,14 +87,29 @@ func startEmbedded(ctx context.Context, rc router.Config) (*embeddedNet, error) 
 	return e, nil
 }
 
-func (e *embeddedNet) Open(context.Context, i2pnet.SessionConfig) (i2pnet.Session, error) {
-	return nil, errNoStreaming
+// Open opens a destination on the router, once the router is running
+// (Run starts in the background as the tunnels start).
+func (e *embeddedNet) Open(ctx context.Context, cfg i2pnet.SessionConfig) (i2pnet.Session, error) {
+	for !e.r.Running() {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case err, ok := <-e.done:
+			if !ok || err == nil {
+				err = errors.New("stopped")
+			}
+			return nil, fmt.Errorf("embedded router: %w", err)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return e.net.Open(ctx, cfg)
 }
 
 // Close stops the router and waits for it; later calls return the same
 // result.
 func (e *embeddedNet) Close() error {
 	e.once.Do(func() {
+		e.net.Close()
 		e.cancel()
 		if err := <-e.done; err != nil {
 			e.err = fmt.Errorf("embedded router: %w", err)

@@ -12,8 +12,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -370,4 +372,132 @@ func consoleGet(ctx context.Context, n *testnet.Network, k int, path string) (in
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b), err
+}
+
+// Ports of the tunnels the bundled router's i2pbridge gets for
+// TestEmbeddedTunnelsWithI2pd (inside the namespace).
+const embeddedProxyListen = "127.0.0.1:4470"
+
+// TestEmbeddedTunnelsWithI2pd: the i2pbridge running the bundled router
+// gets, by SIGHUP, an http-server tunnel (an eepsite: a web server in the
+// namespace with the 20 MiB file) and an http-proxy (the eepproxy), both
+// on destinations of the bundled router. i2pd's HTTP proxy (router 3)
+// fetches our eepsite, and our eepproxy fetches the i2pd-hosted eepsite:
+// 20 MiB byte-identical and 20 small GETs each way.
+func TestEmbeddedTunnelsWithI2pd(t *testing.T) {
+	n := needBinary(t)
+	embedded.mu.Lock()
+	b := embedded.b
+	embedded.mu.Unlock()
+	if b == nil || !b.running() {
+		t.Fatal("the bundled router is not running (TestEmbeddedRouterJoinsNetwork failed)")
+	}
+	dumpOnFailure(t, b)
+	ctx := context.Background()
+	web, err := n.NS.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: testnet.EepsiteHandler(n.Big())}
+	go srv.Serve(web)
+	t.Cleanup(func() { srv.Close() })
+	webB32, err := keygen(ctx, filepath.Join(b.dir, "data", "web.dat"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := os.ReadFile(b.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pools := "    inbound: {length: 2, quantity: 2}\n    outbound: {length: 2, quantity: 2}\n"
+	if err := b.writeConfig(string(cfg) + fmt.Sprintf(`tunnels:
+  - name: web
+    type: http-server
+    target: %s
+    keys: web.dat
+%s  - name: eepproxy
+    type: http-proxy
+    listen: %s
+%s`, web.Addr(), pools, embeddedProxyListen, pools)); err != nil {
+		t.Fatal(err)
+	}
+	reload := time.Now()
+	if err := b.signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.waitRunning(ctx, 3*time.Minute, "web", "eepproxy"); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("http-server and http-proxy on the bundled router running %v after SIGHUP", time.Since(reload).Round(time.Millisecond))
+
+	ours := &http.Client{Transport: &http.Transport{
+		Proxy:             http.ProxyURL(&url.URL{Scheme: "http", Host: embeddedProxyListen}),
+		DialContext:       n.NS.DialContext,
+		DisableKeepAlives: true,
+	}}
+	for _, way := range []struct {
+		name   string
+		client *http.Client
+		site   string
+	}{
+		{"i2pd's HTTP proxy → eepsite on the bundled router", n.ProxyClient(5 * time.Minute), webB32},
+		{"eepproxy on the bundled router → i2pd-hosted eepsite", ours, n.EepsiteB32},
+	} {
+		get := func(path string, limit time.Duration) (int, []byte, error) {
+			rctx, cancel := context.WithTimeout(ctx, limit)
+			defer cancel()
+			req, err := http.NewRequestWithContext(rctx, http.MethodGet, "http://"+way.site+path, nil)
+			if err != nil {
+				return 0, nil, err
+			}
+			resp, err := way.client.Do(req)
+			if err != nil {
+				return 0, nil, err
+			}
+			defer resp.Body.Close()
+			body, err := io.ReadAll(resp.Body)
+			return resp.StatusCode, body, err
+		}
+		first := time.Now()
+		var last string
+		if waitUntil(ctx, 3*time.Minute, func() bool {
+			status, body, err := get("/", 30*time.Second)
+			switch {
+			case err != nil:
+				last = err.Error()
+			case status != http.StatusOK || !strings.Contains(string(body), testnet.IndexMarker):
+				last = fmt.Sprintf("status %d: %.300s", status, body)
+			default:
+				return true
+			}
+			time.Sleep(time.Second)
+			return false
+		}) < 0 {
+			t.Errorf("%s: no page within 3 min; last: %s", way.name, last)
+			continue
+		}
+		t.Logf("%s: first page after %v", way.name, time.Since(first).Round(time.Millisecond))
+		var lat []time.Duration
+		for range 20 {
+			s := time.Now()
+			status, body, err := get("/", 30*time.Second)
+			if err != nil || status != http.StatusOK || !strings.Contains(string(body), testnet.IndexMarker) {
+				t.Errorf("%s: small GET: status %d, %v", way.name, status, err)
+				continue
+			}
+			lat = append(lat, time.Since(s))
+		}
+		slices.Sort(lat)
+		if len(lat) > 0 {
+			t.Logf("%s: %d/20 small GETs, median %v, max %v", way.name, len(lat), lat[len(lat)/2].Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond))
+		}
+		s := time.Now()
+		status, body, err := get(testnet.BigPath, 5*time.Minute)
+		took := time.Since(s)
+		if err != nil || status != http.StatusOK || !bytes.Equal(body, n.Big()) {
+			t.Errorf("%s: %s: status %d, %d of %d bytes, identical %t, %v", way.name, testnet.BigPath, status, len(body), testnet.BigSize, bytes.Equal(body, n.Big()), err)
+			continue
+		}
+		t.Logf("%s: %d MiB byte-identical in %v (%.2f MiB/s)", way.name, testnet.BigSize>>20, took.Round(time.Millisecond), float64(testnet.BigSize)/(1<<20)/took.Seconds())
+	}
 }
