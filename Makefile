@@ -8,7 +8,7 @@ CONFIG  ?= examples/quickstart.yaml
 # Unit and in-process tests: everything except the interop suite, which needs root.
 UNIT_PKGS = $(shell $(GO) list ./... | grep -v /deploy/interop)
 
-.PHONY: all build test test-unit test-interop soak check-fmt vet bench fuzz run testnet-up testnet-down testnet-status clean
+.PHONY: all build test test-unit test-interop soak demo check-fmt vet bench fuzz run testnet-up testnet-down testnet-status clean
 
 all: build
 
@@ -41,6 +41,11 @@ test-interop:
 soak:
 	I2PB_TUNNEL_SOAK=11m $(GO) test -count=1 -timeout 20m -v -run TestInteropTunnelsWithI2pd ./router/
 	I2PB_ROUTER_SOAK=10m $(GO) test -count=1 -timeout 25m -v ./deploy/interop/
+
+# A private I2P network of bundled routers on 127.0.0.1 with a demo eepsite
+# and the eepproxy on 127.0.0.1:4444; prints the curl line; Ctrl-C stops it.
+demo:
+	$(GO) run ./cmd/i2pbridge testnet
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 $(UNIT_PKGS)

@@ -37,6 +37,7 @@ func commands() []command {
 		{"status", "show the tunnels and router of a running i2pbridge", statusCmd},
 		{"keygen", "create a private key file for a destination", keygenCmd},
 		{"ri", "print a RouterInfo file (router.info, routerInfo-*.dat) as text", riCmd},
+		{"testnet", "start a private I2P network on this machine with a demo eepsite and the eepproxy", testnetCmd},
 		{"version", "print the version", versionCmd},
 	}
 }
