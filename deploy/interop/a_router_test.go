@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -499,5 +500,99 @@ func TestEmbeddedTunnelsWithI2pd(t *testing.T) {
 			continue
 		}
 		t.Logf("%s: %d MiB byte-identical in %v (%.2f MiB/s)", way.name, testnet.BigSize>>20, took.Round(time.Millisecond), float64(testnet.BigSize)/(1<<20)/took.Seconds())
+	}
+}
+
+// TestEmbeddedTCPTunnelsWithI2pd: TCP tunnels across i2pd and the bundled
+// router, both ways, each carrying an echo round trip of 1 MiB: an i2pd
+// client tunnel (router 2) to a tcp-server on the bundled router, and a
+// tcp-client on the bundled router to an i2pd server tunnel (router 4,
+// keys made by i2pbridge keygen).
+func TestEmbeddedTCPTunnelsWithI2pd(t *testing.T) {
+	n := needBinary(t)
+	embedded.mu.Lock()
+	b := embedded.b
+	embedded.mu.Unlock()
+	if b == nil || !b.running() {
+		t.Fatal("the bundled router is not running (TestEmbeddedRouterJoinsNetwork failed)")
+	}
+	dumpOnFailure(t, b)
+	ctx := context.Background()
+	echo := startEcho(t)
+	defer echo.Close()
+	ourEcho, err := keygen(ctx, filepath.Join(b.dir, "data", "echo-in.dat"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	theirEcho, err := keygen(ctx, filepath.Join(n.Router(4).Dir, "echo-i2pd.dat"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const i2pdClient, ourClient = "127.0.0.1:4481", "127.0.0.1:4482"
+	cfg, err := os.ReadFile(b.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	yaml := string(cfg)
+	if !strings.Contains(yaml, "\ntunnels:\n") {
+		yaml += "tunnels:\n"
+	}
+	pools := "    inbound: {length: 2, quantity: 2}\n    outbound: {length: 2, quantity: 2}\n"
+	yaml += fmt.Sprintf(`  - name: echo-in
+    type: tcp-server
+    target: %s
+    keys: echo-in.dat
+%s  - name: echo-out
+    type: tcp-client
+    listen: %s
+    destination: %s
+%s`, echo.Addr(), pools, ourClient, theirEcho, pools)
+	if err := b.writeConfig(yaml); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	files := map[int]string{
+		2: fmt.Sprintf("[echo-to-embedded]\ntype = client\naddress = 127.0.0.1\nport = 4481\ndestination = %s\ninbound.length = 1\noutbound.length = 1\n", ourEcho),
+		4: fmt.Sprintf("[echo-i2pd]\ntype = server\nhost = %s\nport = %d\nkeys = echo-i2pd.dat\ninbound.length = 1\noutbound.length = 0\n",
+			echo.Addr().(*net.TCPAddr).IP, echo.Addr().(*net.TCPAddr).Port),
+	}
+	for k, text := range files {
+		path := filepath.Join(n.Router(k).Dir, "tunnels.d", "echo-embedded.conf")
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			os.Remove(path)
+			_ = n.Router(k).Reload()
+		})
+		if err := n.Router(k).Reload(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := b.waitRunning(ctx, 3*time.Minute, "echo-in", "echo-out"); err != nil {
+		t.Fatal(err)
+	}
+	for _, way := range []struct{ name, addr string }{
+		{"i2pd client tunnel → tcp-server on the bundled router", i2pdClient},
+		{"tcp-client on the bundled router → i2pd server tunnel", ourClient},
+	} {
+		start := time.Now()
+		c, ttfb, attempts, err := waitEcho(ctx, way.addr, 3*time.Minute)
+		if err != nil {
+			t.Errorf("%s: %v", way.name, err)
+			continue
+		}
+		p := payload(7, 1<<20)
+		s := time.Now()
+		_, err = echoOnce(c, p, 2*time.Minute)
+		c.Close()
+		if err != nil {
+			t.Errorf("%s: 1 MiB echo: %v", way.name, err)
+			continue
+		}
+		t.Logf("%s: first echo after %v (%d attempts, first byte %v), 1 MiB echoed byte-identical in %v",
+			way.name, time.Since(start).Round(time.Millisecond), attempts, ttfb.Round(time.Millisecond), time.Since(s).Round(time.Millisecond))
 	}
 }

@@ -1,6 +1,7 @@
 package i2pdtest
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -43,7 +44,13 @@ func RemoveNamespace(name string) error {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 	}
-	return runIP("netns", "del", name)
+	if err := runIP("netns", "del", name); err != nil {
+		if _, serr := os.Stat("/run/netns/" + name); errors.Is(serr, os.ErrNotExist) {
+			return nil // another run's cleanup removed it meanwhile
+		}
+		return err
+	}
+	return nil
 }
 
 // NewNamespace creates the namespace (replacing a stale one of the same
