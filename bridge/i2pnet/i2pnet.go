@@ -15,8 +15,10 @@ package i2pnet
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"strconv"
+	"strings"
 
 	"i2pbridge/router/data"
 )
@@ -91,4 +93,18 @@ func (a Addr) String() string {
 		s += ":" + strconv.Itoa(a.Port)
 	}
 	return s
+}
+
+// SplitPort cuts an optional ":port" off an I2P address as Dial takes it;
+// base64 and host names never contain ':'. A bad port is ErrUnknownName.
+func SplitPort(address string) (host string, port int, err error) {
+	i := strings.LastIndexByte(address, ':')
+	if i < 0 {
+		return address, 0, nil
+	}
+	port, err = strconv.Atoi(address[i+1:])
+	if err != nil || port < 0 || port > 65535 {
+		return "", 0, fmt.Errorf("%w: bad port in %q", ErrUnknownName, address)
+	}
+	return address[:i], port, nil
 }

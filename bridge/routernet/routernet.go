@@ -183,7 +183,7 @@ func (s *Session) Addr() i2pnet.Addr { return s.addr }
 // with an optional ":port"; the embedded router has no address book yet,
 // so other names are unknown).
 func (s *Session) Dial(ctx context.Context, address string) (net.Conn, error) {
-	host, port, err := splitPort(address)
+	host, port, err := i2pnet.SplitPort(address)
 	if err != nil {
 		return nil, err
 	}
@@ -294,17 +294,3 @@ func wrap(c *streaming.Conn, local data.Destination) *conn {
 
 func (c *conn) LocalAddr() net.Addr  { return c.local }
 func (c *conn) RemoteAddr() net.Addr { return c.remote }
-
-// splitPort cuts an optional ":port" off an I2P address; base64 and b32
-// never contain ':'.
-func splitPort(address string) (string, int, error) {
-	i := strings.LastIndexByte(address, ':')
-	if i < 0 {
-		return address, 0, nil
-	}
-	port, err := strconv.Atoi(address[i+1:])
-	if err != nil || port < 0 || port > 65535 {
-		return "", 0, fmt.Errorf("%w: bad port in %q", i2pnet.ErrUnknownName, address)
-	}
-	return address[:i], port, nil
-}

@@ -295,36 +295,11 @@ explicitPeers = %s
 		DialContext:       n.NS.DialContext,
 		DisableKeepAlives: true,
 	}}
-	base := "http://" + n.EepsiteB32
+	site := n.EepsiteB32
 	get := func(path string, limit time.Duration) (int, []byte, error) {
-		rctx, cancel := context.WithTimeout(ctx, limit)
-		defer cancel()
-		req, err := http.NewRequestWithContext(rctx, http.MethodGet, base+path, nil)
-		if err != nil {
-			return 0, nil, err
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return 0, nil, err
-		}
-		defer resp.Body.Close()
-		body, err := io.ReadAll(resp.Body)
-		return resp.StatusCode, body, err
+		return httpGet(ctx, client, site, path, limit)
 	}
-	var last string
-	if waitUntil(ctx, 3*time.Minute, func() bool {
-		status, body, err := get("/", 30*time.Second)
-		switch {
-		case err != nil:
-			last = err.Error()
-		case status != http.StatusOK || !strings.Contains(string(body), testnet.IndexMarker):
-			last = fmt.Sprintf("status %d: %.200s", status, body)
-		default:
-			return true
-		}
-		time.Sleep(time.Second)
-		return false
-	}) < 0 {
+	if last, ok := waitIndex(ctx, client, site); !ok {
 		t.Fatalf("the proxy through our router did not fetch the eepsite within 3 min of the reload; last: %s\n%s", last, r1.LogTail(40))
 	}
 	t.Logf("first page through the proxy whose tunnels go through us %v after the reload", time.Since(reloaded).Round(time.Millisecond))
@@ -445,35 +420,10 @@ func TestEmbeddedTunnelsWithI2pd(t *testing.T) {
 		{"eepproxy on the bundled router → i2pd-hosted eepsite", ours, n.EepsiteB32},
 	} {
 		get := func(path string, limit time.Duration) (int, []byte, error) {
-			rctx, cancel := context.WithTimeout(ctx, limit)
-			defer cancel()
-			req, err := http.NewRequestWithContext(rctx, http.MethodGet, "http://"+way.site+path, nil)
-			if err != nil {
-				return 0, nil, err
-			}
-			resp, err := way.client.Do(req)
-			if err != nil {
-				return 0, nil, err
-			}
-			defer resp.Body.Close()
-			body, err := io.ReadAll(resp.Body)
-			return resp.StatusCode, body, err
+			return httpGet(ctx, way.client, way.site, path, limit)
 		}
 		first := time.Now()
-		var last string
-		if waitUntil(ctx, 3*time.Minute, func() bool {
-			status, body, err := get("/", 30*time.Second)
-			switch {
-			case err != nil:
-				last = err.Error()
-			case status != http.StatusOK || !strings.Contains(string(body), testnet.IndexMarker):
-				last = fmt.Sprintf("status %d: %.300s", status, body)
-			default:
-				return true
-			}
-			time.Sleep(time.Second)
-			return false
-		}) < 0 {
+		if last, ok := waitIndex(ctx, way.client, way.site); !ok {
 			t.Errorf("%s: no page within 3 min; last: %s", way.name, last)
 			continue
 		}
@@ -595,4 +545,41 @@ func TestEmbeddedTCPTunnelsWithI2pd(t *testing.T) {
 		t.Logf("%s: first echo after %v (%d attempts, first byte %v), 1 MiB echoed byte-identical in %v",
 			way.name, time.Since(start).Round(time.Millisecond), attempts, ttfb.Round(time.Millisecond), time.Since(s).Round(time.Millisecond))
 	}
+}
+
+// httpGet fetches http://site+path through client within limit.
+func httpGet(ctx context.Context, client *http.Client, site, path string, limit time.Duration) (int, []byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+site+path, nil)
+	if err != nil {
+		return 0, nil, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, body, err
+}
+
+// waitIndex fetches the testnet eepsite's index page from site through
+// client until it comes (for up to 3 minutes: tunnels and LeaseSet
+// lookups take a while); on failure it returns the last problem.
+func waitIndex(ctx context.Context, client *http.Client, site string) (last string, ok bool) {
+	ok = waitUntil(ctx, 3*time.Minute, func() bool {
+		status, body, err := httpGet(ctx, client, site, "/", 30*time.Second)
+		switch {
+		case err != nil:
+			last = err.Error()
+		case status != http.StatusOK || !strings.Contains(string(body), testnet.IndexMarker):
+			last = fmt.Sprintf("status %d: %.300s", status, body)
+		default:
+			return true
+		}
+		time.Sleep(time.Second)
+		return false
+	}) >= 0
+	return last, ok
 }

@@ -36,7 +36,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -352,7 +351,7 @@ func (s *Session) Dial(ctx context.Context, address string) (net.Conn, error) {
 	if err := s.net.nextDialFault(); err != nil {
 		return nil, fmt.Errorf("dial: %w", err)
 	}
-	name, port, err := splitPort(address)
+	name, port, err := i2pnet.SplitPort(address)
 	if err != nil {
 		return nil, fmt.Errorf("dial: %w", err)
 	}
@@ -388,20 +387,6 @@ func (s *Session) Dial(ctx context.Context, address string) (net.Conn, error) {
 		return nil, fmt.Errorf("dial %s: not listening: %w", h.Short(), i2pnet.ErrUnreachable)
 	}
 	return dc, nil
-}
-
-// splitPort cuts an optional ":port" off an I2P address; base64 and host
-// names never contain ':'.
-func splitPort(address string) (string, int, error) {
-	i := strings.LastIndexByte(address, ':')
-	if i < 0 {
-		return address, 0, nil
-	}
-	port, err := strconv.Atoi(address[i+1:])
-	if err != nil || port < 0 || port > 65535 {
-		return "", 0, fmt.Errorf("%w: bad port in %q", i2pnet.ErrUnknownName, address)
-	}
-	return address[:i], port, nil
 }
 
 // Resolve turns a hosts name, b32 or base64 into a Destination (a b32 only
