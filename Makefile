@@ -57,8 +57,9 @@ fuzz:
 	  done; \
 	done
 
-# Runs the quickstart against a local router's SAM bridge (127.0.0.1:7656);
-# the bundled router will replace this once it exists.
+# Runs the quickstart on the bundled router, which joins the public network
+# through the reseed servers (examples/quickstart.yaml says how to use an
+# external router's SAM bridge instead).
 run: build
 	$(BIN) run -c $(CONFIG)
 

@@ -42,7 +42,7 @@ func TestParseAppliesDefaults(t *testing.T) {
 		yaml string
 		want config.File // Path is filled in by the test
 	}{{
-		name: "router defaults, port-only listen, server keys default",
+		name: "router defaults (the bundled router on the public network), port-only listen, server keys default",
 		yaml: `
 tunnels:
   - name: web
@@ -54,7 +54,7 @@ tunnels:
     destination: IRC.Postman.i2p:6667
 `,
 		want: config.File{
-			Router:  config.Router{Backend: "sam", SAM: "127.0.0.1:7656", Datadir: data},
+			Router:  config.Router{Backend: "embedded", NetID: 2, Bandwidth: "L", Datadir: data, Reseed: config.Reseed{URLs: config.DefaultReseedURLs}},
 			Control: "unix:" + filepath.Join(data, "control.sock"),
 			Tunnels: []config.Tunnel{
 				{Name: "web", Type: "tcp-server", Target: "127.0.0.1:8080", Keys: filepath.Join(data, "web.dat")},
@@ -123,7 +123,7 @@ tunnels:
     listen: 1112
 `,
 		want: config.File{
-			Router:  config.Router{Backend: "sam", SAM: "127.0.0.1:7656", Datadir: data},
+			Router:  config.Router{Backend: "embedded", NetID: 2, Bandwidth: "L", Datadir: data, Reseed: config.Reseed{URLs: config.DefaultReseedURLs}},
 			Control: "unix:" + filepath.Join(data, "control.sock"),
 			Tunnels: []config.Tunnel{
 				{Name: "one", Type: "tcp-client", Listen: "127.0.0.1:1111", Destination: "a.i2p", Inbound: config.Pool{Quantity: intp(3)}},
@@ -243,8 +243,8 @@ func TestParseRejects(t *testing.T) {
 			`t.yaml:3: tunnels[1].listen: port 2222 already used by tunnels[0]`},
 		{"listen on the tcp control port", "control: 127.0.0.1:7070\ntunnels:\n  - {name: a, type: tcp-client, listen: 7070, destination: a.i2p}\n",
 			`t.yaml:3: tunnels[0].listen: port 7070 already used by control`},
-		{"listen on the sam port", "tunnels:\n  - {name: a, type: tcp-client, listen: 7656, destination: a.i2p}\n",
-			`t.yaml:2: tunnels[0].listen: port 7656 already used by router.sam`},
+		{"listen on the sam port", "router: {backend: sam}\ntunnels:\n  - {name: a, type: tcp-client, listen: 7656, destination: a.i2p}\n",
+			`t.yaml:3: tunnels[0].listen: port 7656 already used by router.sam`},
 		{"shared keys", "tunnels:\n  - {name: a, type: tcp-server, target: 22, keys: k.dat}\n  - {name: b, type: tcp-client, listen: 1, destination: a.i2p, keys: ./k.dat}\n",
 			"t.yaml:3: tunnels[1].keys: " + filepath.Join(mustAbs(t, "data"), "k.dat") + " already used by tunnels[0]: two tunnels cannot share one destination"},
 		{"keys collide with a server default", "tunnels:\n  - {name: a, type: tcp-server, target: 22}\n  - {name: b, type: tcp-client, listen: 1, destination: a.i2p, keys: a.dat}\n",
@@ -305,7 +305,7 @@ func TestParseRejects(t *testing.T) {
 			`t.yaml:1: control: 192.168.1.5:7070 is reachable from the network; the status endpoint must listen on a loopback address (127.0.0.1 or [::1]) or unix:PATH`},
 		{"control on a host name", "control: router.lan:7070\ntunnels: []\n",
 			`t.yaml:1: control: router.lan:7070 is reachable from the network; the status endpoint must listen on a loopback address (127.0.0.1 or [::1]) or unix:PATH`},
-		{"control on the sam port", "control: localhost:7656\ntunnels: []\n", `t.yaml:1: control: port 7656 already used by router.sam`},
+		{"control on the sam port", "router: {backend: sam}\ncontrol: localhost:7656\ntunnels: []\n", `t.yaml:2: control: port 7656 already used by router.sam`},
 		{"control empty unix", "control: \"unix:\"\ntunnels: []\n", `t.yaml:1: control: unix: needs a socket path`},
 		{"control garbage", "control: /run/x.sock\ntunnels: []\n", `t.yaml:1: control: "/run/x.sock": port "/run/x.sock" is not a number from 1 to 65535 (or use unix:PATH)`},
 		{"alias to itself", "tunnels:\n  - &t {name: a, <<: *t}\n", `t.yaml:2: tunnels[0]: alias *t is used inside its own anchor`},
@@ -397,11 +397,11 @@ tunnels:
 func TestParseAcceptsNoTunnelsWithAWarning(t *testing.T) {
 	// A file that names no tunnels loads (with a warning): the supervisor
 	// can then run with nothing, e.g. while the user edits.
-	f, err := parseInTemp("tunnels: []\n")
+	f, err := parseInTemp("router: {backend: sam}\ntunnels: []\n")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if w := f.Warnings(); !slices.Equal(w, []string{"t.yaml:1: tunnels: no tunnels defined"}) {
+	if w := f.Warnings(); !slices.Equal(w, []string{"t.yaml:2: tunnels: no tunnels defined"}) {
 		t.Errorf("Warnings = %q", w)
 	}
 }

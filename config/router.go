@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"net/url"
 	"reflect"
+	"slices"
 	"strings"
 )
 
@@ -51,6 +52,17 @@ type Reseed struct {
 	// folders an i2pd package installs them in. Relative to the config
 	// file's folder.
 	CertDir string `yaml:"cert_dir"`
+}
+
+// DefaultReseedURLs are the reseed servers of the public network used
+// when a config gives no way to bootstrap (https only; each su3 is checked
+// against the reseed certificates).
+var DefaultReseedURLs = []string{
+	"https://reseed.i2pgit.org/",
+	"https://reseed2.i2p.net/",
+	"https://reseed.diva.exchange/",
+	"https://reseed-fr.i2pd.xyz/",
+	"https://i2p.novg.net/",
 }
 
 // embeddedKeys are the YAML keys of Router that only the embedded router
@@ -145,8 +157,15 @@ func (f *File) checkEmbedded(p *problems, base string, used *ports) {
 	}
 	resolveOptional(p, base, "router.reseed.cert_dir", &r.Reseed.CertDir)
 	resolveOptional(p, base, "router.seed_dir", &r.SeedDir)
-	if r.NetID == DefaultNetID && r.SeedDir == "" && len(r.Reseed.Files) == 0 && len(r.Reseed.URLs) == 0 && !p.failed("router") {
-		p.warnf("router", "no reseed urls, reseed files or seed_dir: a new router knows no other router and cannot join the network")
+	if r.SeedDir == "" && len(r.Reseed.Files) == 0 && len(r.Reseed.URLs) == 0 && !p.failed("router") {
+		if r.NetID == DefaultNetID {
+			// A router with nothing to start from joins the public
+			// network through the usual reseed servers (checked against
+			// the reseed certificates an i2pd package installs).
+			r.Reseed.URLs = slices.Clone(DefaultReseedURLs)
+		} else {
+			p.warnf("router", "no reseed urls, reseed files or seed_dir: a new router on netid %d knows no other router and cannot join its network", r.NetID)
+		}
 	}
 
 }

@@ -17,11 +17,24 @@ func TestEmbeddedRouterDefaults(t *testing.T) {
 		want  config.Router // Datadir is filled in by the test when empty
 		warns []string
 	}{{
-		name: "minimal: public network, firewalled, warned about bootstrap",
+		name: "minimal: public network, firewalled, bootstraps from the default reseed servers",
 		yaml: "router: {backend: embedded}\n",
-		want: config.Router{Backend: "embedded", NetID: 2, Bandwidth: "L"},
+		want: config.Router{Backend: "embedded", NetID: 2, Bandwidth: "L", Reseed: config.Reseed{URLs: config.DefaultReseedURLs}},
+	}, {
+		name: "no router section at all: the bundled router",
+		yaml: "tunnels: []\n",
+		want: config.Router{Backend: "embedded", NetID: 2, Bandwidth: "L", Reseed: config.Reseed{URLs: config.DefaultReseedURLs}},
+	}, {
+		name:  "a sam address without a backend means backend sam",
+		yaml:  "router: {sam: 127.0.0.1:7657}\ntunnels: []\n",
+		want:  config.Router{Backend: "sam", SAM: "127.0.0.1:7657"},
+		warns: []string{"t.yaml:2: tunnels: no tunnels defined"},
+	}, {
+		name: "private network without seeds: warned about bootstrap",
+		yaml: "router: {backend: embedded, netid: 99}\n",
+		want: config.Router{Backend: "embedded", NetID: 99, Bandwidth: "L"},
 		warns: []string{"t.yaml:1: router: no reseed urls, reseed files or seed_dir: " +
-			"a new router knows no other router and cannot join the network"},
+			"a new router on netid 99 knows no other router and cannot join its network"},
 	}, {
 		name: "everything set, paths relative to the file's folder",
 		yaml: `router:
@@ -146,12 +159,12 @@ func TestEmbeddedRouterRejects(t *testing.T) {
 		{"unknown ntcp2 key", "router: {backend: embedded, seed_dir: s, ntcp2: {port: 1}}\n",
 			`t.yaml:1: router.ntcp2.port: unknown key; did you mean host?`},
 		{"embedded keys with sam",
-			"router:\n  netid: 99\n  ntcp2: {listen: 1234}\n  floodfill: true\n  reseed: {files: [a]}\n  seed_dir: s\ntunnels: []\n",
-			`t.yaml:2: router.netid: used by backend "embedded" only (an external router is configured in its own files); remove it` + "\n" +
-				`t.yaml:3: router.ntcp2: used by backend "embedded" only (an external router is configured in its own files); remove it` + "\n" +
-				`t.yaml:4: router.floodfill: used by backend "embedded" only (an external router is configured in its own files); remove it` + "\n" +
-				`t.yaml:5: router.reseed: used by backend "embedded" only (an external router is configured in its own files); remove it` + "\n" +
-				`t.yaml:6: router.seed_dir: used by backend "embedded" only (an external router is configured in its own files); remove it`},
+			"router:\n  backend: sam\n  netid: 99\n  ntcp2: {listen: 1234}\n  floodfill: true\n  reseed: {files: [a]}\n  seed_dir: s\ntunnels: []\n",
+			`t.yaml:3: router.netid: used by backend "embedded" only (an external router is configured in its own files); remove it` + "\n" +
+				`t.yaml:4: router.ntcp2: used by backend "embedded" only (an external router is configured in its own files); remove it` + "\n" +
+				`t.yaml:5: router.floodfill: used by backend "embedded" only (an external router is configured in its own files); remove it` + "\n" +
+				`t.yaml:6: router.reseed: used by backend "embedded" only (an external router is configured in its own files); remove it` + "\n" +
+				`t.yaml:7: router.seed_dir: used by backend "embedded" only (an external router is configured in its own files); remove it`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

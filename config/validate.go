@@ -163,7 +163,12 @@ func (f *File) baseDir() (string, error) {
 func (f *File) checkRouter(p *problems, base string, used *ports) {
 	r := &f.Router
 	if r.Backend == "" {
-		r.Backend = BackendSAM
+		// The bundled router, unless the file names a SAM bridge: then
+		// it was written for an external router.
+		r.Backend = BackendEmbedded
+		if r.SAM != "" {
+			r.Backend = BackendSAM
+		}
 	}
 	if why, ok := backends[r.Backend]; !ok {
 		p.errorf("router.backend", "%q is not a backend (use %q or %q)", r.Backend, BackendSAM, BackendEmbedded)

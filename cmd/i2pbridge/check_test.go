@@ -49,9 +49,9 @@ tunnels:
 		},
 		{
 			name: "warnings are printed, still ok", file: "empty.yaml",
-			content:    "tunnels: []\n",
+			content:    "router: {backend: sam}\ntunnels: []\n",
 			wantStdout: "FILE: ok (0 tunnels)\n",
-			wantStderr: []string{"warning: FILE:1: tunnels: "},
+			wantStderr: []string{"warning: FILE:2: tunnels: "},
 		},
 		{
 			name: "every error, one per line", file: "bad.yaml",

@@ -279,7 +279,7 @@ func listening(addr string) bool {
 // writeConfig writes a config with its datadir and control socket in dir.
 func writeConfig(t *testing.T, dir, tunnels string) string {
 	t.Helper()
-	return writeFile(t, dir, "bridge.yaml", fmt.Sprintf("router:\n  datadir: %s\ncontrol: unix:%s\ntunnels:\n%s",
+	return writeFile(t, dir, "bridge.yaml", fmt.Sprintf("router:\n  backend: sam\n  datadir: %s\ncontrol: unix:%s\ntunnels:\n%s",
 		filepath.Join(dir, "data"), filepath.Join(dir, "c.sock"), tunnels))
 }
 
