@@ -29,7 +29,7 @@ func TestTestnetServesTheDemo(t *testing.T) {
 	}
 	proxy := ln.Addr().String()
 	ln.Close()
-	port := 30000 + rand.IntN(20000)
+	port := freePorts(t, 4)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var stdout, stderr syncBuffer
@@ -74,4 +74,28 @@ func TestTestnetServesTheDemo(t *testing.T) {
 	case <-time.After(time.Minute):
 		t.Fatal("testnet did not stop within a minute of its context ending")
 	}
+}
+
+// freePorts finds n consecutive free TCP ports on 127.0.0.1 (the testnet
+// takes a base port); another program may still take one meanwhile, but a
+// random range checked first rarely collides.
+func freePorts(t *testing.T, n int) int {
+	t.Helper()
+	for range 50 {
+		base := 30000 + rand.IntN(20000)
+		ok := true
+		for p := base; p < base+n && ok; p++ {
+			ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+			if err != nil {
+				ok = false
+				continue
+			}
+			ln.Close()
+		}
+		if ok {
+			return base
+		}
+	}
+	t.Fatal("no free port range found")
+	return 0
 }
