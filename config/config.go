@@ -43,7 +43,8 @@ type File struct {
 // Router selects and configures the router the tunnels run on.
 //
 // Each backend has its own keys: SAM is for "sam" only; NetID, NTCP2,
-// Floodfill, Reseed, SeedDir, Bandwidth and Transit are for "embedded" only (an external router
+// Floodfill, Reseed, SeedDir, Bandwidth, Transit and the SAM server are for
+// "embedded" only (an external router
 // is configured in its own files). Setting a key of the other backend is an
 // error, so a half-converted file is noticed rather than half-applied.
 type Router struct {
@@ -68,6 +69,13 @@ type Router struct {
 	Bandwidth string `yaml:"bandwidth"`
 	// Transit limits the tunnels of other routers we carry as a hop.
 	Transit Transit `yaml:"transit"`
+	// SAMServer is where the bundled router offers the SAMv3 socket API to
+	// other programs (e.g. 127.0.0.1:7656, as i2pd and Java I2P); empty
+	// (the default) offers none. Loopback only: SAM has no authentication.
+	SAMServer string `yaml:"sam_server"`
+	// SAMServerUDP is the SAM datagram port (conventionally 7655); empty:
+	// datagrams only over the control socket.
+	SAMServerUDP string `yaml:"sam_server_udp"`
 }
 
 // Transit limits participation in other routers' tunnels.

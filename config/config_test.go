@@ -572,8 +572,8 @@ func TestQuickstartExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.Router.Backend != "sam" || f.Router.SAM != "127.0.0.1:7656" {
-		t.Errorf("router = %+v, want sam at 127.0.0.1:7656", f.Router)
+	if f.Router.Backend != "embedded" || f.Router.NetID != 2 || len(f.Router.Reseed.URLs) == 0 {
+		t.Errorf("router = %+v, want the bundled router on the public network, reseeding", f.Router)
 	}
 	var servers, clients int
 	for _, tu := range f.Tunnels {

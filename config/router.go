@@ -67,7 +67,7 @@ var DefaultReseedURLs = []string{
 
 // embeddedKeys are the YAML keys of Router that only the embedded router
 // uses, for "not used by backend sam" messages.
-var embeddedKeys = []string{"netid", "ntcp2", "floodfill", "reseed", "seed_dir", "bandwidth", "transit"}
+var embeddedKeys = []string{"netid", "ntcp2", "floodfill", "reseed", "seed_dir", "bandwidth", "transit", "sam_server", "sam_server_udp"}
 
 // bandwidthClasses are the caps letters of the RouterInfo spec, slowest
 // first (K under 12 KB/s … X over 2 MB/s).
@@ -134,6 +134,31 @@ func (f *File) checkEmbedded(p *problems, base string, used *ports) {
 	}
 	if m := r.Transit.MaxTunnels; m != nil && *m < 0 {
 		p.errorf("router.transit.max_tunnels", "%d is negative; 0 carries no transit tunnels", *m)
+	}
+	for _, s := range []struct {
+		key string
+		v   *string
+	}{{"router.sam_server", &r.SAMServer}, {"router.sam_server_udp", &r.SAMServerUDP}} {
+		if *s.v == "" {
+			continue
+		}
+		ep, err := parseEndpoint(*s.v, false)
+		switch {
+		case err != nil:
+			p.errorf(s.key, "%v", err)
+		case !ep.loopback():
+			p.errorf(s.key, "%s is reachable from the network; SAM has no authentication, so it listens on a loopback address only (127.0.0.1 or [::1])", *s.v)
+		default:
+			*s.v = ep.String()
+			if s.key == "router.sam_server" {
+				if owner, ok := used.claim(ep, s.key); !ok {
+					p.errorf(s.key, "port %d already used by %s", ep.port, owner)
+				}
+			}
+		}
+	}
+	if r.SAMServerUDP != "" && r.SAMServer == "" {
+		p.errorf("router.sam_server_udp", "needs sam_server too (datagram sessions are made on the SAM socket)")
 	}
 	if r.Floodfill && r.NTCP2.Listen == "" {
 		p.errorf("router.floodfill", "a floodfill must accept connections: set ntcp2.listen (and ntcp2.host if it is a wildcard address)")

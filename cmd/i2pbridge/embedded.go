@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"sync"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"i2pbridge/bridge/routernet"
 	"i2pbridge/config"
 	"i2pbridge/router"
+	"i2pbridge/router/sam"
 )
 
 // routerStatuser is a backend that can describe its router for the status
@@ -33,6 +35,7 @@ type embeddedNet struct {
 
 	once sync.Once
 	err  error
+	sam  sync.WaitGroup // the SAM server's goroutines
 }
 
 var _ i2pnet.Network = (*embeddedNet)(nil)
@@ -62,12 +65,33 @@ func routerConfig(r config.Router, logger *slog.Logger) router.Config {
 	}
 }
 
+// samServer says where the embedded router offers SAM (empty: nowhere).
+type samServer struct{ tcp, udp string }
+
 // startEmbedded creates the router (keys and router.info in the datadir,
-// the NTCP2 listener, the netDb) and runs it until Close or ctx ends.
-func startEmbedded(ctx context.Context, rc router.Config) (*embeddedNet, error) {
+// the NTCP2 listener, the netDb) and runs it until Close or ctx ends; with
+// a SAM address it also serves SAMv3 there once the router runs.
+func startEmbedded(ctx context.Context, rc router.Config, sa samServer) (*embeddedNet, error) {
 	rt, err := router.New(rc)
 	if err != nil {
 		return nil, fmt.Errorf("embedded router: %w", err)
+	}
+	// Bind the SAM ports now, so that a port in use fails the start
+	// instead of a log line later.
+	var samLn net.Listener
+	var samPC net.PacketConn
+	if sa.tcp != "" {
+		if samLn, err = net.Listen("tcp", sa.tcp); err != nil {
+			rt.Close()
+			return nil, fmt.Errorf("embedded router: SAM server: %w", err)
+		}
+	}
+	if sa.udp != "" {
+		if samPC, err = net.ListenPacket("udp", sa.udp); err != nil {
+			samLn.Close()
+			rt.Close()
+			return nil, fmt.Errorf("embedded router: SAM datagram port: %w", err)
+		}
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	e := &embeddedNet{r: rt, net: routernet.New(rt, rc.Logger), netID: rc.NetID, cancel: cancel, done: make(chan error, 1)}
@@ -84,6 +108,37 @@ func startEmbedded(ctx context.Context, rc router.Config) (*embeddedNet, error) 
 		e.done <- err
 		close(e.done)
 	}()
+	if samLn != nil {
+		logger := rc.Logger
+		if logger == nil {
+			logger = slog.New(slog.DiscardHandler)
+		}
+		srv, err := sam.New(sam.Config{Router: rt, Logger: logger.With("component", "sam")})
+		if err != nil {
+			samLn.Close()
+			if samPC != nil {
+				samPC.Close()
+			}
+			e.Close()
+			return nil, fmt.Errorf("embedded router: SAM server: %w", err)
+		}
+		e.sam.Go(func() {
+			for !rt.Running() && ctx.Err() == nil {
+				time.Sleep(20 * time.Millisecond)
+			}
+			if samPC != nil {
+				e.sam.Go(func() {
+					if err := srv.ServeDatagrams(ctx, samPC); err != nil {
+						logger.Error("SAM datagram port stopped", "err", err)
+					}
+				})
+			}
+			logger.Info("SAM server listening", "addr", samLn.Addr().String())
+			if err := srv.Serve(ctx, samLn); err != nil {
+				logger.Error("SAM server stopped", "err", err)
+			}
+		})
+	}
 	return e, nil
 }
 
@@ -111,6 +166,7 @@ func (e *embeddedNet) Close() error {
 	e.once.Do(func() {
 		e.net.Close()
 		e.cancel()
+		e.sam.Wait()
 		if err := <-e.done; err != nil {
 			e.err = fmt.Errorf("embedded router: %w", err)
 		}

@@ -33,7 +33,7 @@ func newNetwork(ctx context.Context, r config.Router, logger *slog.Logger) (i2pn
 	case config.BackendSAM:
 		return samnet.New(samnet.Config{Addr: r.SAM, Logger: logger}), nil
 	case config.BackendEmbedded:
-		return startEmbedded(ctx, routerConfig(r, logger))
+		return startEmbedded(ctx, routerConfig(r, logger), samServer{tcp: r.SAMServer, udp: r.SAMServerUDP})
 	default:
 		return nil, fmt.Errorf("router backend %q is not available in this build (use %q or %q)", r.Backend, config.BackendSAM, config.BackendEmbedded)
 	}

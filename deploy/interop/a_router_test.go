@@ -39,6 +39,9 @@ const (
 	seedRouter = testnet.NumRouters
 )
 
+// The bundled router's SAM server (inside the namespace).
+const ourSAM, ourSAMUDP = "127.0.0.1:7700", "127.0.0.1:7701"
+
 var embedded struct {
 	mu      sync.Mutex
 	b       *bridgeProc
@@ -137,7 +140,9 @@ func TestEmbeddedRouterJoinsNetwork(t *testing.T) {
   ntcp2: {listen: "%s:%d"}
   floodfill: true
   seed_dir: ./seed
-`, ourRouterIP, ourRouterPort)); err != nil {
+  sam_server: %s
+  sam_server_udp: %s
+`, ourRouterIP, ourRouterPort, ourSAM, ourSAMUDP)); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
@@ -582,4 +587,98 @@ func waitIndex(ctx context.Context, client *http.Client, site string) (last stri
 		return false
 	}) >= 0
 	return last, ok
+}
+
+// TestSAMServerOnEmbedded (issue 8): the bundled router's SAM server with
+// i2pd on the other side. An i2pd server tunnel (router 4) serves the echo
+// service; then
+//   - i2pbridge with backend sam, pointed at our SAM server, runs a
+//     tcp-client to it: 1 MiB echoed byte-identical;
+//   - a SAM client written in Python from the spec alone (router/sam's
+//     testdata) creates a session on our SAM server and echoes 256 KiB
+//     through a STREAM CONNECT to the same i2pd destination.
+func TestSAMServerOnEmbedded(t *testing.T) {
+	n := needBinary(t)
+	embedded.mu.Lock()
+	eb := embedded.b
+	embedded.mu.Unlock()
+	if eb == nil || !eb.running() {
+		t.Fatal("the bundled router is not running (TestEmbeddedRouterJoinsNetwork failed)")
+	}
+	ctx := context.Background()
+	echo := startEcho(t)
+	defer echo.Close()
+	target, err := keygen(ctx, filepath.Join(n.Router(4).Dir, "sam-echo.dat"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := filepath.Join(n.Router(4).Dir, "tunnels.d", "sam-echo.conf")
+	ea := echo.Addr().(*net.TCPAddr)
+	if err := os.WriteFile(conf, []byte(fmt.Sprintf("[sam-echo]\ntype = server\nhost = %s\nport = %d\nkeys = sam-echo.dat\ninbound.length = 1\noutbound.length = 0\n", ea.IP, ea.Port)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		os.Remove(conf)
+		_ = n.Router(4).Reload()
+	})
+	if err := n.Router(4).Reload(); err != nil {
+		t.Fatal(err)
+	}
+
+	b, err := newBridge("over-our-sam")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dumpOnFailure(t, b, eb)
+	const listen = "127.0.0.1:4490"
+	if err := b.writeConfig(fmt.Sprintf(`router: {backend: sam, sam: %q, datadir: ./data}
+tunnels:
+  - name: echo-out
+    type: tcp-client
+    listen: %s
+    destination: %s
+    inbound: {length: 2, quantity: 2}
+    outbound: {length: 2, quantity: 2}
+`, ourSAM, listen, target)); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := b.start(); err != nil {
+		t.Fatal(err)
+	}
+	defer b.stop()
+	if _, err := b.waitRunning(ctx, 2*time.Minute, "echo-out"); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("i2pbridge (backend sam) on our SAM server: tunnel running %v after start (i2pd's SAM takes ~20 s)", time.Since(start).Round(time.Millisecond))
+	c, ttfb, attempts, err := waitEcho(ctx, listen, 3*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := time.Now()
+	_, err = echoOnce(c, payload(9, 1<<20), 2*time.Minute)
+	c.Close()
+	if err != nil {
+		t.Fatalf("1 MiB echo through our SAM server: %v", err)
+	}
+	t.Logf("tcp-client over our SAM server → i2pd server tunnel: first echo after %d attempts (first byte %v), 1 MiB byte-identical in %v",
+		attempts, ttfb.Round(time.Millisecond), time.Since(s).Round(time.Millisecond))
+
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Fatalf("python3 is needed for the SAM client written in another language: %v", err)
+	}
+	script, err := filepath.Abs(filepath.Join("..", "..", "router", "sam", "testdata", "sam_client.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, port, _ := net.SplitHostPort(ourSAM)
+	s = time.Now()
+	cmd := n.NS.Command(py, script, host, port, target, "262144")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("python SAM client: %v\n%s", err, out)
+	}
+	t.Logf("python SAM client (HELLO, SESSION CREATE, NAMING LOOKUP, STREAM CONNECT to the i2pd destination) in %v: %s",
+		time.Since(s).Round(time.Millisecond), strings.TrimSpace(string(out)))
 }
