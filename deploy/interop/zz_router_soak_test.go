@@ -64,7 +64,11 @@ func TestEmbeddedRouterSoak(t *testing.T) {
 	if st.Sessions == 0 {
 		t.Error("no NTCP2 sessions at the end of the soak")
 	}
-	if st.InTotal == 0 || st.OutTotal == 0 {
+	// We connect to every router we know at once, so an i2pd router dials
+	// us only when it needs us while no session is up; over the whole
+	// suite (a router restart among it) that happens. A run of a few
+	// tests (-run) is too short to ask for it.
+	if (st.InTotal == 0 && up >= 5*time.Minute) || st.OutTotal == 0 {
 		t.Errorf("sessions since start: %d dialed by i2pd, %d by us; want both", st.InTotal, st.OutTotal)
 	}
 	if st.ClockSkew != 0 {

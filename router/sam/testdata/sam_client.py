@@ -119,10 +119,12 @@ def main():
         fail("STREAM CONNECT: %r" % p)
 
     data = bytes((i * 7 + 3) % 251 for i in range(nbytes))
+    # Read back exactly what was sent, without half-closing first: i2pd's
+    # streaming ends the whole stream when it receives a CLOSE, so a
+    # half-close would cut the echo short when the peer is i2pd.
     stream.sendall(data)
-    stream.shutdown(socket.SHUT_WR)
     got = bytearray(sbuf)
-    while True:
+    while len(got) < len(data):
         chunk = stream.recv(65536)
         if not chunk:
             break
