@@ -51,6 +51,11 @@ type Client struct {
 // stopped.
 var ErrNotRunning = errors.New("router: not running")
 
+// ErrDuplicateDestination is returned by OpenClient for keys whose
+// destination is already open on this router (two owners of one
+// destination would split its streams and its ratchet sessions).
+var ErrDuplicateDestination = errors.New("router: destination already open")
+
 func withDefaults(d pool.DirConfig) pool.DirConfig {
 	if d.Length == 0 {
 		d.Length = DefaultClientLength
@@ -76,6 +81,15 @@ func (r *Router) OpenClient(cfg ClientConfig) (*Client, error) {
 	if name == "" {
 		name = cfg.Keys.Destination().Hash().Short()
 	}
+	h := cfg.Keys.Destination().Hash()
+	r.clientsMu.Lock()
+	for _, c := range r.clients {
+		if c.Dest.Hash() == h {
+			r.clientsMu.Unlock()
+			return nil, fmt.Errorf("%w: %s", ErrDuplicateDestination, cfg.Keys.Destination().B32())
+		}
+	}
+	r.clientsMu.Unlock()
 	p, err := r.NewPool(name, withDefaults(cfg.Inbound), withDefaults(cfg.Outbound))
 	if err != nil {
 		return nil, err

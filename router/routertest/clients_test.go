@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
 	mrand "math/rand/v2"
@@ -47,6 +48,18 @@ func TestTwoDestinationsHundredStreams(t *testing.T) {
 			return c
 		}
 		server, client := open(3, "server"), open(7, "client")
+		dupKeys, err := data.GeneratePrivateKeys(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		first, err := net.Routers[4].OpenClient(router.ClientConfig{Name: "first", Keys: dupKeys})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := net.Routers[4].OpenClient(router.ClientConfig{Name: "again", Keys: dupKeys}); !errors.Is(err, router.ErrDuplicateDestination) {
+			t.Errorf("opening one destination twice: %v, want ErrDuplicateDestination", err)
+		}
+		first.Close()
 		for server.Dest.Publication().State < destination.PublishConfirmed {
 			if ctx.Err() != nil {
 				t.Fatalf("server's LeaseSet never published: %v", server.Dest.Publication().State)
