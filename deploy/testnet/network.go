@@ -587,6 +587,6 @@ func RequirePrereqs(t TB) {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("CI=true: %v", err)
 		}
-		t.Skipf("skipping: %v", err)
+		t.Skipf("skipping (not CI): %v", err) // CI=true failed above
 	}
 }

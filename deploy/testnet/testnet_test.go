@@ -228,7 +228,7 @@ func requireRootIP(t *testing.T) {
 	if os.Getenv("CI") == "true" {
 		t.Fatal("CI=true: " + msg)
 	}
-	t.Skip(msg)
+	t.Skip(msg + " (not CI: CI=true fails above)")
 }
 
 func TestNamespaceSocketsStayInside(t *testing.T) {

@@ -62,7 +62,7 @@ func storedZip(t *testing.T, files map[string][]byte) []byte {
 func TestI2pdAcceptsOurRouterInfos(t *testing.T) {
 	bin := i2pdtest.Require(t, false)
 	if testing.Short() {
-		t.Skip("starts a real i2pd (about 5 s); run without -short")
+		t.Skip("starts a real i2pd (about 5 s); -short only, never in CI (make test does not pass -short)")
 	}
 	dir := t.TempDir()
 	httpPort, ntcpPort := freeLoopbackPort(t), freeLoopbackPort(t)

@@ -82,7 +82,7 @@ elgamal = false
 func TestI2pdAgreesOnKeyFiles(t *testing.T) {
 	bin := i2pdtest.Require(t, false)
 	if testing.Short() {
-		t.Skip("starts a real i2pd (about 5 s); run without -short")
+		t.Skip("starts a real i2pd (about 5 s); -short only, never in CI (make test does not pass -short)")
 	}
 	dir := t.TempDir()
 	httpPort, ntcpPort := freeLoopbackPort(t), freeLoopbackPort(t)

@@ -164,7 +164,7 @@ func TestTransferUnderLossReorderingDuplication(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.skipShort && testing.Short() {
-				t.Skip("long transfer")
+				t.Skip("long transfer; -short only, never in CI (make test does not pass -short)")
 			}
 			synctest.Test(t, func(t *testing.T) {
 				p := newPair(t, lossy, nil)
