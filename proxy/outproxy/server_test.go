@@ -272,8 +272,14 @@ func TestServerCountsAndStops(t *testing.T) {
 	if err != nil || resp.StatusCode != http.StatusBadRequest {
 		t.Fatalf("%v %v", resp, err)
 	}
-	if counters.TotalConns.Load() != 1 || counters.AToB.Load() == 0 || counters.BToA.Load() == 0 {
-		t.Errorf("counters: conns %d in %d out %d", counters.TotalConns.Load(), counters.AToB.Load(), counters.BToA.Load())
+	// The reply's bytes are counted once the server's Write returns, which
+	// may be after the client has read them: wait, do not sample once.
+	deadline := time.Now().Add(5 * time.Second)
+	for counters.TotalConns.Load() != 1 || counters.AToB.Load() == 0 || counters.BToA.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("counters: conns %d in %d out %d", counters.TotalConns.Load(), counters.AToB.Load(), counters.BToA.Load())
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	cancel()
 	select {
