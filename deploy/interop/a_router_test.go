@@ -101,6 +101,53 @@ func i2pdHash(n *testnet.Network, k int) (data.Hash, []byte, error) {
 	return ri.Hash(), b, nil
 }
 
+// embeddedBridge returns the running bundled-router i2pbridge, failing t
+// when TestEmbeddedRouterJoinsNetwork did not leave one.
+func embeddedBridge(t *testing.T) *bridgeProc {
+	t.Helper()
+	embedded.mu.Lock()
+	b := embedded.b
+	embedded.mu.Unlock()
+	if b == nil || !b.running() {
+		t.Fatal("the bundled router is not running (TestEmbeddedRouterJoinsNetwork failed)")
+	}
+	return b
+}
+
+// addTunnels appends tunnel entries (YAML list items, indented two spaces)
+// to b's config and reloads it with SIGHUP.
+func addTunnels(t *testing.T, b *bridgeProc, items string) {
+	t.Helper()
+	cfg, err := os.ReadFile(b.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	yaml := string(cfg)
+	if !strings.Contains(yaml, "\ntunnels:\n") {
+		yaml += "tunnels:\n"
+	}
+	if err := b.writeConfig(yaml + items); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// i2pdTunnel writes tunnels.d/<name>.conf on i2pd router k and reloads it.
+// The file stays: i2pd 2.45 crashed (SIGSEGV) when a reload removed a
+// tunnel that had carried streams.
+func i2pdTunnel(t *testing.T, n *testnet.Network, k int, name, body string) {
+	t.Helper()
+	path := filepath.Join(n.Router(k).Dir, "tunnels.d", name+".conf")
+	if err := os.WriteFile(path, []byte("["+name+"]\n"+body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Router(k).Reload(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestEmbeddedRouterJoinsNetwork: `i2pbridge run` with backend embedded
 // and no tunnels, a floodfill on its own address, seeded with the
 // RouterInfo of one i2pd floodfill, joins the five i2pd routers. Within
@@ -365,12 +412,7 @@ const embeddedProxyListen = "127.0.0.1:4470"
 // 20 MiB byte-identical and 20 small GETs each way.
 func TestEmbeddedTunnelsWithI2pd(t *testing.T) {
 	n := needBinary(t)
-	embedded.mu.Lock()
-	b := embedded.b
-	embedded.mu.Unlock()
-	if b == nil || !b.running() {
-		t.Fatal("the bundled router is not running (TestEmbeddedRouterJoinsNetwork failed)")
-	}
+	b := embeddedBridge(t)
 	dumpOnFailure(t, b)
 	ctx := context.Background()
 	web, err := n.NS.Listen("tcp", "127.0.0.1:0")
@@ -384,26 +426,16 @@ func TestEmbeddedTunnelsWithI2pd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := os.ReadFile(b.cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
 	pools := "    inbound: {length: 2, quantity: 2}\n    outbound: {length: 2, quantity: 2}\n"
-	if err := b.writeConfig(string(cfg) + fmt.Sprintf(`tunnels:
-  - name: web
+	reload := time.Now()
+	addTunnels(t, b, fmt.Sprintf(`  - name: web
     type: http-server
     target: %s
     keys: web.dat
 %s  - name: eepproxy
     type: http-proxy
     listen: %s
-%s`, web.Addr(), pools, embeddedProxyListen, pools)); err != nil {
-		t.Fatal(err)
-	}
-	reload := time.Now()
-	if err := b.signal(syscall.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
+%s`, web.Addr(), pools, embeddedProxyListen, pools))
 	if _, err := b.waitRunning(ctx, 3*time.Minute, "web", "eepproxy"); err != nil {
 		t.Fatal(err)
 	}
@@ -463,12 +495,7 @@ func TestEmbeddedTunnelsWithI2pd(t *testing.T) {
 // keys made by i2pbridge keygen).
 func TestEmbeddedTCPTunnelsWithI2pd(t *testing.T) {
 	n := needBinary(t)
-	embedded.mu.Lock()
-	b := embedded.b
-	embedded.mu.Unlock()
-	if b == nil || !b.running() {
-		t.Fatal("the bundled router is not running (TestEmbeddedRouterJoinsNetwork failed)")
-	}
+	b := embeddedBridge(t)
 	dumpOnFailure(t, b)
 	ctx := context.Background()
 	echo := sharedEcho(t)
@@ -478,16 +505,8 @@ func TestEmbeddedTCPTunnelsWithI2pd(t *testing.T) {
 	}
 	theirEcho := i2pdEchoTunnel(t, n)
 	const i2pdClient, ourClient = "127.0.0.1:4481", "127.0.0.1:4482"
-	cfg, err := os.ReadFile(b.cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	yaml := string(cfg)
-	if !strings.Contains(yaml, "\ntunnels:\n") {
-		yaml += "tunnels:\n"
-	}
 	pools := "    inbound: {length: 2, quantity: 2}\n    outbound: {length: 2, quantity: 2}\n"
-	yaml += fmt.Sprintf(`  - name: echo-in
+	addTunnels(t, b, fmt.Sprintf(`  - name: echo-in
     type: tcp-server
     target: %s
     keys: echo-in.dat
@@ -495,22 +514,9 @@ func TestEmbeddedTCPTunnelsWithI2pd(t *testing.T) {
     type: tcp-client
     listen: %s
     destination: %s
-%s`, echo.Addr(), pools, ourClient, theirEcho, pools)
-	if err := b.writeConfig(yaml); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.signal(syscall.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
-	// Left configured after the test: i2pd 2.45 crashed (SIGSEGV) when a
-	// reload removed a tunnel that had carried streams.
-	path := filepath.Join(n.Router(2).Dir, "tunnels.d", "echo-to-embedded.conf")
-	if err := os.WriteFile(path, []byte(fmt.Sprintf("[echo-to-embedded]\ntype = client\naddress = 127.0.0.1\nport = 4481\ndestination = %s\ninbound.length = 1\noutbound.length = 1\n", ourEcho)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := n.Router(2).Reload(); err != nil {
-		t.Fatal(err)
-	}
+%s`, echo.Addr(), pools, ourClient, theirEcho, pools))
+	i2pdTunnel(t, n, 2, "echo-to-embedded", fmt.Sprintf(
+		"type = client\naddress = 127.0.0.1\nport = 4481\ndestination = %s\ninbound.length = 1\noutbound.length = 1\n", ourEcho))
 	if _, err := b.waitRunning(ctx, 3*time.Minute, "echo-in", "echo-out"); err != nil {
 		t.Fatal(err)
 	}
@@ -584,12 +590,7 @@ func waitIndex(ctx context.Context, client *http.Client, site string) (last stri
 //     through a STREAM CONNECT to the same i2pd destination.
 func TestSAMServerOnEmbedded(t *testing.T) {
 	n := needBinary(t)
-	embedded.mu.Lock()
-	eb := embedded.b
-	embedded.mu.Unlock()
-	if eb == nil || !eb.running() {
-		t.Fatal("the bundled router is not running (TestEmbeddedRouterJoinsNetwork failed)")
-	}
+	eb := embeddedBridge(t)
 	ctx := context.Background()
 	target := i2pdEchoTunnel(t, n)
 
@@ -689,13 +690,8 @@ func i2pdEchoTunnel(t *testing.T, n *testnet.Network) string {
 		t.Fatal(err)
 	}
 	ea := echo.Addr().(*net.TCPAddr)
-	conf := fmt.Sprintf("[echo-i2pd]\ntype = server\nhost = %s\nport = %d\nkeys = echo-i2pd.dat\ninbound.length = 1\noutbound.length = 0\n", ea.IP, ea.Port)
-	if err := os.WriteFile(filepath.Join(n.Router(4).Dir, "tunnels.d", "echo-i2pd.conf"), []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := n.Router(4).Reload(); err != nil {
-		t.Fatal(err)
-	}
+	i2pdTunnel(t, n, 4, "echo-i2pd", fmt.Sprintf(
+		"type = server\nhost = %s\nport = %d\nkeys = echo-i2pd.dat\ninbound.length = 1\noutbound.length = 0\n", ea.IP, ea.Port))
 	i2pdEcho.b32 = b32
 	return b32
 }

@@ -480,6 +480,11 @@ func echoOnce(c net.Conn, p []byte, limit time.Duration) (ttfb time.Duration, er
 // leaseset is not yet known, the tunnel accepts and then closes the local
 // connection; each attempt is bounded, the whole wait by limit.
 func waitEcho(ctx context.Context, addr string, limit time.Duration) (c net.Conn, ttfb time.Duration, attempts int, err error) {
+	return waitEchoEvery(ctx, addr, limit, 30*time.Second)
+}
+
+// waitEchoEvery is waitEcho with each attempt bounded by attempt.
+func waitEchoEvery(ctx context.Context, addr string, limit, attempt time.Duration) (c net.Conn, ttfb time.Duration, attempts int, err error) {
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	probe := payload(1, 1024)
@@ -487,7 +492,7 @@ func waitEcho(ctx context.Context, addr string, limit time.Duration) (c net.Conn
 	for attempts = 1; ; attempts++ {
 		c, err := suite.net.NS.DialContext(ctx, "tcp", addr)
 		if err == nil {
-			ttfb, err = echoOnce(c, probe, 30*time.Second)
+			ttfb, err = echoOnce(c, probe, attempt)
 			if err == nil {
 				return c, ttfb, attempts, nil
 			}

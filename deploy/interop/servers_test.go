@@ -396,6 +396,17 @@ type lineConn struct {
 	mu    sync.Mutex
 	lines []string
 	more  chan struct{}
+	done  chan struct{} // closed when the server closed the connection
+}
+
+// eof reports whether the connection has ended.
+func (lc *lineConn) eof() bool {
+	select {
+	case <-lc.done:
+		return true
+	default:
+		return false
+	}
 }
 
 func dialLines(t *testing.T, addr string) *lineConn {
@@ -404,9 +415,10 @@ func dialLines(t *testing.T, addr string) *lineConn {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lc := &lineConn{c: c, more: make(chan struct{}, 1)}
+	lc := &lineConn{c: c, more: make(chan struct{}, 1), done: make(chan struct{})}
 	t.Cleanup(func() { c.Close() })
 	go func() {
+		defer close(lc.done)
 		sc := bufio.NewScanner(c)
 		for sc.Scan() {
 			line := sc.Text()

@@ -35,7 +35,11 @@ func TestClientRecoversAfterRouterRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	restarted := time.Now()
-	c, _, attempts, err := waitEcho(ctx, listenB, 60*time.Second)
+	// Each connection gets 15 s, as an impatient user would give it: a
+	// stream opened while the restarted i2pd is still looking up A's
+	// LeaseSet through its first tunnels can stall (seen once for 40 s, while
+	// a fresh stream a moment later went through at once).
+	c, _, attempts, err := waitEchoEvery(ctx, listenB, 60*time.Second, 15*time.Second)
 	if err != nil {
 		st, serr := p.b.status(ctx)
 		// Tell the cases apart for whoever fixes it: does a fresh B (new
