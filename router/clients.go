@@ -10,6 +10,7 @@ import (
 	"i2pbridge/router/data"
 	"i2pbridge/router/destination"
 	"i2pbridge/router/i2np"
+	"i2pbridge/router/tunnel"
 	"i2pbridge/router/tunnel/pool"
 )
 
@@ -39,6 +40,7 @@ type ClientConfig struct {
 // and its destination (LeaseSet, ratchet sessions, streams, datagrams).
 type Client struct {
 	r    *Router
+	name string
 	Dest *destination.Destination
 	Pool *pool.Pool
 
@@ -106,7 +108,7 @@ func (r *Router) OpenClient(cfg ClientConfig) (*Client, error) {
 		return nil, fmt.Errorf("router: destination %s: %w", name, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &Client{r: r, Dest: d, Pool: p, cancel: cancel}
+	c := &Client{r: r, name: name, Dest: d, Pool: p, cancel: cancel}
 	c.wg.Go(func() {
 		if err := p.Run(ctx); err != nil {
 			r.log.Error("router: client pool stopped", "destination", name, "err", err)
@@ -138,6 +140,45 @@ func (c *Client) Close() error {
 		c.wg.Wait()
 	})
 	return err
+}
+
+// ClientStatus is one local destination's state, for status displays:
+// which routers carry its tunnels is what a user asks when a site is slow.
+type ClientStatus struct {
+	Name string
+	B32  string
+	Pool pool.Stats
+	// Inbound and Outbound list the hops of each tunnel in use, in path
+	// order (an inbound tunnel's gateway first; an outbound tunnel's first
+	// hop first); this router, their other end, is not listed.
+	Inbound, Outbound [][]data.Hash
+}
+
+// clientStatus reports every local destination, in the order opened.
+func (r *Router) clientStatus() []ClientStatus {
+	r.clientsMu.Lock()
+	cs := slices.Clone(r.clients)
+	r.clientsMu.Unlock()
+	out := make([]ClientStatus, 0, len(cs))
+	for _, c := range cs {
+		st := ClientStatus{Name: c.name, B32: c.Dest.Identity().B32(), Pool: c.Pool.Stats()}
+		for _, t := range c.Pool.Inbound() {
+			st.Inbound = append(st.Inbound, hopHashes(t.Hops()))
+		}
+		for _, t := range c.Pool.Outbound() {
+			st.Outbound = append(st.Outbound, hopHashes(t.Hops()))
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+func hopHashes(ps []tunnel.Peer) []data.Hash {
+	hs := make([]data.Hash, len(ps))
+	for i, p := range ps {
+		hs[i] = p.Hash
+	}
+	return hs
 }
 
 // closeClients closes every client (the router is stopping).

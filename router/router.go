@@ -930,6 +930,8 @@ type Status struct {
 	TunnelDropped uint64
 	// Exploratory is the exploratory pool's state (zero when off).
 	Exploratory pool.Stats
+	// Clients are the local destinations (OpenClient) and their tunnels.
+	Clients []ClientStatus
 }
 
 // Peer is one router we hold NTCP2 sessions with.
@@ -956,6 +958,7 @@ func (r *Router) Status(ctx context.Context) Status {
 	if r.explore != nil {
 		st.Exploratory = r.explore.Stats()
 	}
+	st.Clients = r.clientStatus()
 	for _, p := range ts.Peers {
 		st.Peers = append(st.Peers, Peer{Hash: p.Hash, Inbound: p.Inbound, Outbound: p.Outbound})
 	}

@@ -61,6 +61,21 @@ type Router struct {
 	Peers           []Peer `json:"peers,omitempty"`  // routers with open NTCP2 sessions
 	// Exploratory is the router's own tunnel pool.
 	Exploratory Pool `json:"exploratory"`
+	// Clients are the local destinations (one per tunnel, more for a
+	// SAM server's sessions) and the routers their tunnels go through.
+	Clients []Client `json:"clients,omitempty"`
+}
+
+// Client is a local destination on the embedded router.
+type Client struct {
+	Name    string `json:"name"`
+	Address string `json:"address"` // its b32
+	Pool    Pool   `json:"pool"`
+	// InboundHops and OutboundHops list each tunnel's hops (base64 router
+	// hashes) in path order: an inbound tunnel's gateway first, an
+	// outbound tunnel's first hop first. The local router is not listed.
+	InboundHops  [][]string `json:"inbound_hops,omitempty"`
+	OutboundHops [][]string `json:"outbound_hops,omitempty"`
 }
 
 // Pool is a tunnel pool's state: live tunnels and what it did since start.

@@ -14,7 +14,9 @@ import (
 	"i2pbridge/bridge/routernet"
 	"i2pbridge/config"
 	"i2pbridge/router"
+	"i2pbridge/router/data"
 	"i2pbridge/router/sam"
+	"i2pbridge/router/tunnel/pool"
 )
 
 // routerStatuser is a backend that can describe its router for the status
@@ -183,14 +185,32 @@ func (e *embeddedNet) routerStatus(ctx context.Context) control.Router {
 		Published: st.Published, ClockSkew: st.ClockSkew, InboundTotal: st.InboundTotal, OutboundTotal: st.OutboundTotal,
 		Transit: st.Transit, TransitAccepted: st.TransitAccepted, TransitRefused: st.TransitRefused,
 	}
-	ex, b := st.Exploratory, st.Exploratory.TotalBuilds()
-	out.Exploratory = control.Pool{Inbound: ex.Inbound, Outbound: ex.Outbound, BuildsOK: b.OK,
-		BuildsFailed: b.Failed + b.Rejected + b.TimedOut, TestsPassed: ex.TestsPassed, TestsFailed: ex.TestsFailed}
+	out.Exploratory = poolStatus(st.Exploratory)
+	for _, c := range st.Clients {
+		out.Clients = append(out.Clients, control.Client{Name: c.Name, Address: c.B32, Pool: poolStatus(c.Pool),
+			InboundHops: hopNames(c.Inbound), OutboundHops: hopNames(c.Outbound)})
+	}
 	for _, p := range st.Peers {
 		out.Peers = append(out.Peers, control.Peer{Hash: p.Hash.Base64(), Inbound: p.Inbound, Outbound: p.Outbound})
 	}
 	if st.NTCP2.IsValid() {
 		out.NTCP2 = st.NTCP2.String()
+	}
+	return out
+}
+
+func poolStatus(p pool.Stats) control.Pool {
+	b := p.TotalBuilds()
+	return control.Pool{Inbound: p.Inbound, Outbound: p.Outbound, BuildsOK: b.OK,
+		BuildsFailed: b.Failed + b.Rejected + b.TimedOut, TestsPassed: p.TestsPassed, TestsFailed: p.TestsFailed}
+}
+
+func hopNames(tunnels [][]data.Hash) [][]string {
+	out := make([][]string, len(tunnels))
+	for i, hops := range tunnels {
+		for _, h := range hops {
+			out[i] = append(out[i], h.Base64())
+		}
 	}
 	return out
 }

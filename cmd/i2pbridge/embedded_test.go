@@ -93,11 +93,15 @@ func TestStatusTableShowsTheRouter(t *testing.T) {
 	}
 	st.Router.NTCP2, st.Router.Published = "", time.Now().Add(-90*time.Second)
 	st.Router.ClockSkew, st.Router.Transit, st.Router.TransitAccepted, st.Router.TransitRefused = 3, 1, 4, 2
+	st.Router.Clients = []control.Client{{Name: "web", Address: "abc.b32.i2p", Pool: control.Pool{BuildsOK: 4, TestsPassed: 7},
+		InboundHops: [][]string{{"AAAAAAAAAA", "BBBBBBBBBB"}}, OutboundHops: [][]string{{"CCCCCCCCCC", "DD"}}}}
 	b.Reset()
 	writeStatusTable(&b, st)
 	for _, s := range []string{"ntcp2 not reachable (firewalled)\n", "published 1m30s ago\n",
 		"; 3 handshakes refused for clock skew (check this machine's clock if it grows)\n",
-		"  transit: 1 tunnel; requests 4 accepted, 2 refused\n"} {
+		"  transit: 1 tunnel; requests 4 accepted, 2 refused\n",
+		"  destination web (abc.b32.i2p): builds 4 ok, 0 failed; tests 7 passed, 0 failed\n",
+		"    in:  AAAAAA → BBBBBB → us\n", "    out: us → CCCCCC → DD\n"} {
 		if !strings.Contains(b.String(), s) {
 			t.Errorf("table lacks %q:\n%s", s, b.String())
 		}

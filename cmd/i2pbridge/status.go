@@ -139,4 +139,25 @@ func writeRouterStatus(w io.Writer, r control.Router) {
 	e := r.Exploratory
 	fmt.Fprintf(w, "  exploratory tunnels: %d inbound, %d outbound; builds %d ok, %d failed; tests %d passed, %d failed\n",
 		e.Inbound, e.Outbound, e.BuildsOK, e.BuildsFailed, e.TestsPassed, e.TestsFailed)
+	for _, c := range r.Clients {
+		p := c.Pool
+		fmt.Fprintf(w, "  destination %s (%s): builds %d ok, %d failed; tests %d passed, %d failed\n",
+			c.Name, c.Address, p.BuildsOK, p.BuildsFailed, p.TestsPassed, p.TestsFailed)
+		for _, t := range c.InboundHops {
+			fmt.Fprintf(w, "    in:  %s → us\n", shortHops(t))
+		}
+		for _, t := range c.OutboundHops {
+			fmt.Fprintf(w, "    out: us → %s\n", shortHops(t))
+		}
+	}
+}
+
+// shortHops joins router hashes cut to their first 6 characters, as the
+// routers' own consoles abbreviate them.
+func shortHops(hops []string) string {
+	short := make([]string, len(hops))
+	for i, h := range hops {
+		short[i] = h[:min(6, len(h))]
+	}
+	return strings.Join(short, " → ")
 }

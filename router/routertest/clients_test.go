@@ -48,6 +48,7 @@ func TestTwoDestinationsHundredStreams(t *testing.T) {
 			return c
 		}
 		server, client := open(3, "server"), open(7, "client")
+		checkClientStatus(t, net.Routers[3].Status(ctx), "server", server)
 		dupKeys, err := data.GeneratePrivateKeys(rand.Reader)
 		if err != nil {
 			t.Fatal(err)
@@ -134,4 +135,33 @@ func TestTwoDestinationsHundredStreams(t *testing.T) {
 		t.Logf("%d streams × %d KiB echoed byte-identical in %v (simulated time); server publication %v",
 			streams, size>>10, time.Since(start), server.Dest.Publication().State)
 	})
+}
+
+// checkClientStatus: the router's status lists the destination with the
+// hops of each of its tunnels, other routers of the network only.
+func checkClientStatus(t *testing.T, st router.Status, name string, c *router.Client) {
+	t.Helper()
+	for _, cs := range st.Clients {
+		if cs.Name != name {
+			continue
+		}
+		if cs.B32 != c.Dest.Identity().B32() {
+			t.Errorf("status of %s: b32 %s, want %s", name, cs.B32, c.Dest.Identity().B32())
+		}
+		if len(cs.Inbound) != cs.Pool.Inbound || len(cs.Outbound) != cs.Pool.Outbound || len(cs.Inbound) == 0 || len(cs.Outbound) == 0 {
+			t.Errorf("status of %s: %d/%d tunnels listed, pool counts %d/%d", name, len(cs.Inbound), len(cs.Outbound), cs.Pool.Inbound, cs.Pool.Outbound)
+		}
+		for _, hops := range append(cs.Inbound, cs.Outbound...) {
+			if len(hops) != router.DefaultClientLength {
+				t.Errorf("status of %s: tunnel with %d hops, want %d", name, len(hops), router.DefaultClientLength)
+			}
+			for _, h := range hops {
+				if h == st.Hash || h.IsZero() {
+					t.Errorf("status of %s: hop %s is this router or zero", name, h.Short())
+				}
+			}
+		}
+		return
+	}
+	t.Errorf("status lists no destination %q: %+v", name, st.Clients)
 }
