@@ -69,6 +69,11 @@ type routerStatus struct {
 		Inbound  int    `json:"inbound"`
 		Outbound int    `json:"outbound"`
 	} `json:"peers"`
+	Clients []struct {
+		Name         string     `json:"name"`
+		InboundHops  [][]string `json:"inbound_hops"`
+		OutboundHops [][]string `json:"outbound_hops"`
+	} `json:"clients"`
 }
 
 func (b *bridgeProc) routerStatus(ctx context.Context) (routerStatus, error) {
