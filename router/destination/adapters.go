@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"i2pbridge/router/data"
+	"i2pbridge/router/i2np"
 	"i2pbridge/router/netdb"
 	"i2pbridge/router/tunnel"
 	"i2pbridge/router/tunnel/pool"
@@ -40,13 +41,14 @@ func (p PoolTunnels) Inbound() []InboundTunnel {
 	return out
 }
 
-// Send picks an outbound tunnel and sends blocks through it.
-func (p PoolTunnels) Send(ctx context.Context, blocks []tunnel.Block) error {
-	t, err := p.Pool.PickOutbound()
+// Send picks an outbound tunnel (pool.PickOutboundFor) and sends blocks
+// through it.
+func (p PoolTunnels) Send(ctx context.Context, path Path, blocks []tunnel.Block) (i2np.TunnelID, error) {
+	t, err := p.Pool.PickOutboundFor(path.Prefer, path.Avoid)
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrNoTunnels, err)
+		return 0, fmt.Errorf("%w: %w", ErrNoTunnels, err)
 	}
-	return p.Node.Send(ctx, t, blocks)
+	return t.ID(), p.Node.Send(ctx, t, blocks)
 }
 
 // FloodfillsFrom returns the Floodfills among the RouterInfos list gives

@@ -86,10 +86,19 @@ type Tunnels interface {
 	// Inbound returns our live inbound tunnels: the leases of our
 	// LeaseSet and the reply tunnels of lookups and stores.
 	Inbound() []InboundTunnel
-	// Send passes blocks through one of our outbound tunnels. It should
-	// not block for long, and fails (ErrNoTunnels, wrapped) when there is
-	// no outbound tunnel.
-	Send(ctx context.Context, blocks []tunnel.Block) error
+	// Send passes blocks through one of our outbound tunnels, path.Prefer
+	// while it is usable, and returns the one it used. It should not block
+	// for long, and fails (ErrNoTunnels, wrapped) when there is no
+	// outbound tunnel.
+	Send(ctx context.Context, path Path, blocks []tunnel.Block) (i2np.TunnelID, error)
+}
+
+// Path steers the choice of outbound tunnel for messages to one remote:
+// Prefer, the tunnel used so far, is kept while it works; Avoid is one the
+// remote's streams gave up on (see Destination.SwitchPath). Zero means
+// none.
+type Path struct {
+	Prefer, Avoid i2np.TunnelID
 }
 
 // Floodfill is a floodfill router to store at or ask: its hash and the

@@ -94,6 +94,8 @@ type Stats struct {
 	Stores, Confirmed, Verified uint64
 	// RemoteLeaseSets is the number of cached remote LeaseSets.
 	RemoteLeaseSets int
+	// PathSwitches counts SwitchPath calls that found the remote.
+	PathSwitches uint64
 }
 
 // New checks cfg and returns a Destination. It starts nothing: Run

@@ -2,11 +2,13 @@ package destination
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"i2pbridge/router/data"
+	"i2pbridge/router/i2np"
 )
 
 func leaseOf(t InboundTunnel) data.Lease2 {
@@ -95,6 +97,59 @@ func TestLeaseSwitchesWhenATunnelExpires(t *testing.T) {
 		}
 		if u := n.unopened.Load(); u != 0 {
 			t.Errorf("%d messages could not be opened", u)
+		}
+	})
+}
+
+// TestSwitchPathTakesAnotherLeaseAndTunnel: messages to one remote keep
+// one lease and one outbound tunnel; SwitchPath (what the streams call
+// after repeated timeouts) moves both, and the new ones are kept.
+func TestSwitchPathTakesAnotherLeaseAndTunnel(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := newTestNet(t)
+		n.addFloodfill()
+		alice := n.newDest(1, destOpts{})
+		bob := n.newDest(2, destOpts{inbound: -1})
+		now := time.Now()
+		t1 := bob.tun.addInbound(now.Add(10 * time.Minute))
+		t2 := bob.tun.addInbound(now.Add(10 * time.Minute))
+		waitFor(t, time.Minute, "bob published", func() bool {
+			p := bob.Publication()
+			return p.State == PublishVerified && len(p.LeaseSet.Leases()) == 2
+		})
+		ctx := context.Background()
+		send := func(what string) (data.Lease2, i2np.TunnelID) {
+			t.Helper()
+			if err := alice.SendRaw(ctx, bob.Hash(), 0, 0, []byte(what)); err != nil {
+				t.Fatalf("%s: %v", what, err)
+			}
+			if dg := receive(t, bob.Destination); string(dg.Payload) != what {
+				t.Fatalf("bob got %q, want %q", dg.Payload, what)
+			}
+			l, _ := alice.CurrentLease(bob.Hash())
+			alice.tun.mu.Lock()
+			defer alice.tun.mu.Unlock()
+			return l, alice.tun.used[len(alice.tun.used)-1]
+		}
+		l1, o1 := send("first")
+		for i := range 5 {
+			if l, o := send(fmt.Sprint("again ", i)); l != l1 || o != o1 {
+				t.Fatalf("path moved without a switch: lease %v tunnel %d, was %v %d", l.Gateway.Short(), o, l1.Gateway.Short(), o1)
+			}
+		}
+		alice.SwitchPath(bob.Hash())
+		l2, o2 := send("after the switch")
+		if l2 == l1 || o2 == o1 {
+			t.Fatalf("after SwitchPath: lease %v tunnel %d, was %v %d", l2.Gateway.Short(), o2, l1.Gateway.Short(), o1)
+		}
+		if want := map[data.Lease2]bool{leaseOf(t1): true, leaseOf(t2): true}; !want[l2] {
+			t.Fatalf("switched to a lease bob does not have: %v", l2)
+		}
+		if l, o := send("kept"); l != l2 || o != o2 {
+			t.Fatalf("new path not kept: lease %v tunnel %d", l.Gateway.Short(), o)
+		}
+		if got := alice.Stats().PathSwitches; got != 1 {
+			t.Errorf("PathSwitches %d, want 1", got)
 		}
 	})
 }

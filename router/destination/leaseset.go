@@ -346,7 +346,8 @@ func (d *Destination) sendToRouter(ctx context.Context, now time.Time, ff Floodf
 	}
 	sctx, cancel := context.WithTimeout(ctx, sendTimeout)
 	defer cancel()
-	return d.cfg.Tunnels.Send(sctx, []tunnel.Block{{Delivery: tunnel.Delivery{Type: tunnel.DeliveryRouter, Hash: ff.Hash}, Msg: g}})
+	_, err = d.cfg.Tunnels.Send(sctx, Path{}, []tunnel.Block{{Delivery: tunnel.Delivery{Type: tunnel.DeliveryRouter, Hash: ff.Hash}, Msg: g}})
+	return err
 }
 
 // HandleDeliveryStatus takes the message ID of a DeliveryStatus that

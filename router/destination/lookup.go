@@ -30,6 +30,7 @@ type remote struct {
 	hasKey   bool
 	lease    data.Lease2 // current lease, kept while it lasts (i2pd's m_CurrentRemoteLease)
 	hasLease bool
+	path     Path // our outbound tunnel for it (i2pd's GarlicRoutingPath)
 }
 
 // lookup is one network search for a LeaseSet; callers of the same key

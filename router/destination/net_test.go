@@ -170,6 +170,7 @@ type fakeTunnels struct {
 	in         []InboundTunnel
 	noOutbound bool
 	sent       []tunnel.Block
+	used       []i2np.TunnelID // the outbound tunnel of each Send
 }
 
 func (f *fakeTunnels) Inbound() []InboundTunnel {
@@ -178,12 +179,21 @@ func (f *fakeTunnels) Inbound() []InboundTunnel {
 	return slices.Clone(f.in)
 }
 
-func (f *fakeTunnels) Send(_ context.Context, blocks []tunnel.Block) error {
+// Send delivers at once. The fake has two outbound tunnels, IDs 1 and 2:
+// it keeps path.Prefer, else takes 1 unless told to avoid it.
+func (f *fakeTunnels) Send(_ context.Context, path Path, blocks []tunnel.Block) (i2np.TunnelID, error) {
 	f.mu.Lock()
 	no := f.noOutbound
 	f.mu.Unlock()
 	if no {
-		return fmt.Errorf("%w: fake pool has no outbound tunnel", ErrNoTunnels)
+		return 0, fmt.Errorf("%w: fake pool has no outbound tunnel", ErrNoTunnels)
+	}
+	used := path.Prefer
+	if used == 0 {
+		used = 1
+		if path.Avoid == 1 {
+			used = 2
+		}
 	}
 	for _, b := range blocks {
 		switch b.Delivery.Type {
@@ -192,13 +202,14 @@ func (f *fakeTunnels) Send(_ context.Context, blocks []tunnel.Block) error {
 		case tunnel.DeliveryRouter:
 			f.net.deliver(b.Delivery.Hash, 0, b.Msg)
 		default:
-			return fmt.Errorf("fake outbound endpoint: %v delivery", b.Delivery.Type)
+			return 0, fmt.Errorf("fake outbound endpoint: %v delivery", b.Delivery.Type)
 		}
 	}
 	f.mu.Lock()
 	f.sent = append(f.sent, blocks...)
+	f.used = append(f.used, used)
 	f.mu.Unlock()
-	return nil
+	return used, nil
 }
 
 // addInbound gives the destination a new inbound tunnel ending at end,

@@ -158,6 +158,7 @@ func (d *Destination) handleData(ctx context.Context, m i2np.Message) error {
 // Responses"), once the remote's LeaseSet is known.
 func (d *Destination) sendOwedReplies(ctx context.Context, now time.Time) {
 	type job struct {
+		to    data.Hash
 		s     *garlic.Session
 		lease data.Lease2
 	}
@@ -169,12 +170,13 @@ func (d *Destination) sendOwedReplies(ctx context.Context, now time.Time) {
 			continue
 		}
 		var r *remote
-		if h, ok := d.byKey[o.remote]; ok {
+		h, ok := d.byKey[o.remote]
+		if ok {
 			r = d.remotes[h]
 		}
 		if r != nil {
 			if lease, ok := d.leaseLocked(r, now); ok {
-				jobs = append(jobs, job{s, lease})
+				jobs = append(jobs, job{h, s, lease})
 				delete(d.owed, s)
 				continue
 			}
@@ -186,7 +188,7 @@ func (d *Destination) sendOwedReplies(ctx context.Context, now time.Time) {
 	d.mu.Unlock()
 	for _, j := range jobs {
 		sctx, cancel := context.WithTimeout(ctx, sendTimeout)
-		if err := d.sendOn(sctx, now, j.s, j.lease, nil); err != nil {
+		if err := d.sendOn(sctx, now, j.to, j.s, j.lease, nil); err != nil {
 			d.log.Debug("owed ratchet reply not sent", "err", err)
 		}
 		cancel()

@@ -64,7 +64,7 @@ func (d *Destination) send(ctx context.Context, to data.Hash, p payload.Payload,
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	s := d.awaitReply(ctx, d.keyring.SessionFor(now, key), key)
-	if err := d.sendOn(ctx, d.now(), s, lease, []i2np.Clove{garlic.MessageClove(dm, &to)}); err != nil {
+	if err := d.sendOn(ctx, d.now(), to, s, lease, []i2np.Clove{garlic.MessageClove(dm, &to)}); err != nil {
 		return fmt.Errorf("send to %s: %w", to.Short(), err)
 	}
 	return nil
@@ -192,8 +192,9 @@ func (d *Destination) CurrentLease(h data.Hash) (data.Lease2, bool) {
 	return r.lease, true
 }
 
-// sendOn seals cloves on s and sends the Garlic message to lease.
-func (d *Destination) sendOn(ctx context.Context, now time.Time, s *garlic.Session, lease data.Lease2, cloves []i2np.Clove) error {
+// sendOn seals cloves on s and sends the Garlic message to lease, the
+// current lease of remote to, through the outbound tunnel of to's path.
+func (d *Destination) sendOn(ctx context.Context, now time.Time, to data.Hash, s *garlic.Session, lease data.Lease2, cloves []i2np.Clove) error {
 	m, sealed, err := s.Wrap(now, garlic.Outgoing{Cloves: cloves})
 	if err != nil {
 		return err
@@ -207,11 +208,56 @@ func (d *Destination) sendOn(ctx context.Context, now time.Time, s *garlic.Sessi
 	case garlic.KindExistingSession:
 		d.stats.SentES++
 	}
+	var path Path
+	if r := d.remotes[to]; r != nil {
+		path = r.path
+	}
 	d.mu.Unlock()
-	return d.cfg.Tunnels.Send(ctx, []tunnel.Block{{
+	used, err := d.cfg.Tunnels.Send(ctx, path, []tunnel.Block{{
 		Delivery: tunnel.Delivery{Type: tunnel.DeliveryTunnel, Hash: lease.Gateway, TunnelID: i2np.TunnelID(lease.TunnelID)},
 		Msg:      m,
 	}})
+	if err == nil && used != path.Prefer {
+		d.mu.Lock()
+		if r := d.remotes[to]; r != nil {
+			r.path.Prefer = used
+		}
+		d.mu.Unlock()
+	}
+	return err
+}
+
+// SwitchPath gives up on the way messages to the destination with hash h
+// go: another of its leases (when it has one) and another of our outbound
+// tunnels from the next message on. The streams call it after repeated
+// retransmission timeouts, as i2pd's streams switch lease and tunnel on
+// their 2nd to 4th resend (Stream::ResendPacket): a dead hop on either
+// tunnel otherwise costs every retransmission until a tunnel test or the
+// lease's end notices, a minute or more.
+func (d *Destination) SwitchPath(h data.Hash) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	r := d.remotes[h]
+	if r == nil {
+		return
+	}
+	r.path = Path{Avoid: r.path.Prefer}
+	if !r.hasLease {
+		return
+	}
+	old := r.lease
+	limit := d.now().Add(LeaseEndThreshold)
+	var others []data.Lease2
+	for _, l := range r.ls.Leases() {
+		if l != old && l.EndTime().After(limit) {
+			others = append(others, l)
+		}
+	}
+	if len(others) > 0 {
+		r.lease = others[d.randomIntN(len(others))]
+	}
+	d.stats.PathSwitches++
+	d.log.Debug("path switched", "remote", h.Short(), "lease", r.lease.Gateway.Short(), "avoid", r.path.Avoid)
 }
 
 // Dial opens a stream to port on the destination with hash to, looking
@@ -248,6 +294,12 @@ func (c packetConn) SendPacket(ctx context.Context, remote data.Destination, fro
 	}
 	return c.d.send(ctx, remote.Hash(), payload.Payload{SrcPort: fromPort, DstPort: toPort, Protocol: payload.ProtoStreaming, Data: pkt}, level, false)
 }
+
+// SwitchPath moves the packets to remote to another lease and outbound
+// tunnel (streaming.PathSwitcher).
+func (c packetConn) SwitchPath(remote data.Destination) { c.d.SwitchPath(remote.Hash()) }
+
+var _ streaming.PathSwitcher = packetConn{}
 
 // isSYN reads the flags of a streaming packet (streaming.rst §"Packet
 // Format": four 4-byte fields, NACK count, NACKs, resend delay, flags).

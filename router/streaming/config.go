@@ -47,6 +47,14 @@ type PacketConn interface {
 	SendPacket(ctx context.Context, remote data.Destination, fromPort, toPort uint16, pkt []byte) error
 }
 
+// PathSwitcher is a PacketConn that can send to a remote another way
+// (another of its leases, another of our outbound tunnels). A stream
+// whose retransmissions keep timing out asks it to; see
+// sender.pathSwitchDue.
+type PathSwitcher interface {
+	SwitchPath(remote data.Destination)
+}
+
 // Config configures a Manager. Zero fields take the defaults shown; a
 // negative duration disables the feature where that is noted.
 type Config struct {

@@ -348,6 +348,11 @@ func (c *Conn) onTimer(ctx context.Context, now time.Time) {
 			c.terminate(ctx, ErrTimeout, false)
 			return
 		}
+		if ps, ok := c.m.cfg.Conn.(PathSwitcher); ok && c.snd.pathSwitchDue() {
+			c.log.Debug("switching path after timeouts", "timeouts", c.snd.timeouts)
+			ps.SwitchPath(c.remote.Dest)
+			c.snd.pathSwitched(now)
+		}
 	}
 	if !c.rcv.ackAt.IsZero() && !now.Before(c.rcv.ackAt) {
 		c.rcv.ackNow = true

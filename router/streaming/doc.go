@@ -51,8 +51,13 @@
 // Karn's rule. ACKs are selective: everything up to ackThrough that is not
 // NACKed has arrived. A packet NACKed twice is retransmitted at once (fast
 // retransmit) and the window halves once per loss episode; an RTO resends
-// what is overdue and restarts from one packet. After MaxResends
-// retransmissions of a packet the stream fails with ErrTimeout.
+// what is overdue and restarts from one packet (ssthresh is cut on the
+// first timeout of a streak only, RFC 5681 §3.1). On the 2nd, 4th, …
+// timeout in a row the stream asks a PacketConn that is a PathSwitcher for
+// another path (the destination moves to another lease and outbound
+// tunnel: a dead tunnel hop) and restarts its timer from the measured
+// RTO. After MaxResends retransmissions of a packet the stream fails with
+// ErrTimeout.
 //
 // The receiver keeps out-of-order packets, NACKs gaps at once, and delays
 // in-order ACKs by min(RTT/10, AckDelay) or until AckEvery packets. Above

@@ -88,6 +88,9 @@ type sender struct {
 
 	rto         rtoEstimator
 	rtoDeadline time.Time // zero when nothing is in flight
+	// timeouts counts retransmission timeouts in a row, reset by an ACK
+	// that acknowledges something; not counted while choked.
+	timeouts int
 }
 
 func newSender(c *Config) sender {
@@ -268,6 +271,7 @@ func (s *sender) onAck(now time.Time, ackThrough uint32, nacks []uint32) int {
 		s.recoverSeq = s.nextSeq - 1
 	}
 	if acked > 0 {
+		s.timeouts = 0
 		// RFC 6298 §5.3: restart the timer when new data is acknowledged.
 		if len(s.unacked) == 0 {
 			s.rtoDeadline = time.Time{}
@@ -300,12 +304,36 @@ func (s *sender) onRTO(now time.Time) bool {
 		s.setLost(op, true)
 	}
 	if !s.choked {
-		s.ssthresh = max(float64(flight)/2, 2)
+		// RFC 5681 §3.1: on a timeout of a packet the timer already
+		// retransmitted, ssthresh is held; halving the one-packet flight
+		// again would leave a stream that found a new path at a window
+		// of 2, growing one packet per round trip.
+		if s.timeouts == 0 {
+			s.ssthresh = max(float64(flight)/2, 2)
+		}
 		s.cwnd = 1
 		s.recovering, s.fastRecovery = true, false
 		s.recoverSeq = s.nextSeq - 1
+		s.timeouts++
 	}
 	s.rto.backoff()
 	s.rtoDeadline = now.Add(s.rto.rto)
 	return true
+}
+
+// pathSwitchDue reports whether the timeout just handled should move the
+// stream to another path: the 2nd, 4th, 6th… in a row. One timeout is a
+// loss; two mean the path may be dead (a tunnel hop gone), and the tunnels
+// keep no other way to tell us for a minute or more. i2pd switches lease
+// on its 2nd and 4th resend and outbound tunnel on its 3rd.
+func (s *sender) pathSwitchDue() bool { return s.timeouts >= 2 && s.timeouts%2 == 0 }
+
+// pathSwitched restarts the timer from the measured RTO: the backoff
+// measured the old path, and the first packets on the new one should not
+// wait for it.
+func (s *sender) pathSwitched(now time.Time) {
+	s.rto.undoBackoff()
+	if len(s.unacked) > 0 {
+		s.rtoDeadline = now.Add(s.rto.rto)
+	}
 }

@@ -83,6 +83,7 @@ func TestPoolKeepsTunnelsAndReplacesThemBeforeExpiry(t *testing.T) {
 					if _, err := p.PickOutbound(); err != nil {
 						t.Fatal(err)
 					}
+					checkPickFor(t, p, outs)
 					time.Sleep(5 * time.Second)
 				}
 				st := p.Stats()
@@ -538,3 +539,31 @@ func TestHandleDeliveryStatusChecksTunnel(t *testing.T) {
 
 // stubNode is a Node for tests that never reach it.
 type stubNode struct{ Node }
+
+// checkPickFor: PickOutboundFor keeps a live preferred tunnel and steers
+// clear of the avoided one while another exists.
+func checkPickFor(t *testing.T, p *Pool, outs []*tunnel.OutboundTunnel) {
+	t.Helper()
+	for _, ob := range outs {
+		got, err := p.PickOutboundFor(ob.ID(), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A tunnel whose last test failed is not kept; tests pass here.
+		if got.ID() != ob.ID() {
+			t.Fatalf("PickOutboundFor(%d) chose %d", ob.ID(), got.ID())
+		}
+		for range 10 {
+			got, err := p.PickOutboundFor(0, ob.ID())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.ID() == ob.ID() {
+				t.Fatalf("PickOutboundFor avoiding %d chose it among %d tunnels", ob.ID(), len(outs))
+			}
+		}
+	}
+	if got, err := p.PickOutboundFor(12345, 0); err != nil || got == nil {
+		t.Fatalf("PickOutboundFor an unknown tunnel: %v", err)
+	}
+}

@@ -1,0 +1,104 @@
+package streaming_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"i2pbridge/router/data"
+	"i2pbridge/router/streaming"
+	"i2pbridge/router/streaming/streamingtest"
+)
+
+// switchingConn is a sender's PacketConn with two paths: once the first
+// dies, everything sent on it is lost until the stream asks for another
+// path (a dead tunnel hop, as the destination sees it).
+type switchingConn struct {
+	*streamingtest.Endpoint
+	mu       sync.Mutex
+	dead     bool // the current path loses everything
+	switches   int
+	switchedAt time.Time
+}
+
+func (s *switchingConn) SendPacket(ctx context.Context, remote data.Destination, fromPort, toPort uint16, pkt []byte) error {
+	s.mu.Lock()
+	dead := s.dead
+	s.mu.Unlock()
+	if dead {
+		return nil // lost on the way, as the network would
+	}
+	return s.Endpoint.SendPacket(ctx, remote, fromPort, toPort, pkt)
+}
+
+func (s *switchingConn) SwitchPath(data.Destination) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.switches++
+	s.dead = false
+	s.switchedAt = time.Now()
+}
+
+// TestStreamSwitchesPathAfterTimeouts: the sender's path dies in the
+// middle of a transfer; after the second retransmission timeout in a row
+// the stream asks its PacketConn for another path, and the transfer ends
+// byte-identical, long before its resends would have run out.
+func TestStreamSwitchesPathAfterTimeouts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := streamingtest.NewNetwork(streamingtest.Conditions{Delay: 50 * time.Millisecond})
+		defer n.Close()
+		keys := newKeys(t, 1)
+		sc := &switchingConn{Endpoint: n.Endpoint(keys.Destination())}
+		a, err := streaming.NewManager(streaming.Config{Keys: keys, Conn: sc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc.Attach(a)
+		b := newManager(t, n, 2, nil)
+		defer a.Close()
+		defer b.Close()
+		ln, _ := b.Listen()
+		defer ln.Close()
+		p := &pair{net: n, a: a, b: b, ln: ln}
+		client, server := p.connect(t, 80)
+		want := randomBytes(4<<20, 7)
+		errs := make(chan error, 1)
+		go sendAll(client, want, errs)
+		// Kill the path once 1 MiB has arrived.
+		got := make([]byte, 0, len(want))
+		buf := make([]byte, 32<<10)
+		var killed time.Time
+		for {
+			m, err := server.Read(buf)
+			got = append(got, buf[:m]...)
+			if killed.IsZero() && len(got) >= 1<<20 {
+				sc.mu.Lock()
+				sc.dead = true
+				sc.mu.Unlock()
+				killed = time.Now()
+			}
+			if err != nil {
+				break
+			}
+		}
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(want) {
+			t.Fatalf("received %d bytes, want %d identical", len(got), len(want))
+		}
+		sc.mu.Lock()
+		defer sc.mu.Unlock()
+		if sc.switches != 1 {
+			t.Errorf("%d path switches, want 1", sc.switches)
+		}
+		// Two timeouts of an RTO near 4 × the 100 ms round trip, the second
+		// backed off, then the switch: well under the 9 s initial RTO.
+		if d := time.Since(killed); d > 4*time.Second {
+			t.Errorf("transfer ended %v after the path died", d)
+		}
+		t.Logf("transfer ended %v after the path died; switched after %v", time.Since(killed), sc.switchedAt.Sub(killed))
+	})
+}
