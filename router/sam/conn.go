@@ -19,6 +19,7 @@ import (
 //	connHello ──anything else, NOVERSION, timeout──▶ connClosed
 //	connIdle ──SESSION CREATE──▶ connSession (while the session is built too;
 //	                             back to connIdle when it cannot be)
+//	connSession ──SESSION ADD/REMOVE on a PRIMARY's socket──▶ connSession
 //	connIdle ──STREAM CONNECT answered OK──▶ connStream
 //	connIdle ──STREAM ACCEPT answered OK──▶ connAccepting ──a stream arrives──▶ connStream
 //	connIdle ──STREAM FORWARD answered OK──▶ connForwarding
@@ -28,7 +29,8 @@ import (
 // connIdle, connSession and connForwarding read command lines; a failed
 // command there is answered and the socket stays (a failed STREAM CONNECT
 // or ACCEPT closes it, as samv3.html says). Closing a connSession socket
-// ends its session; closing a connForwarding one ends the forwarding.
+// ends its session (a PRIMARY's with all its subsessions); closing a
+// connForwarding one ends the forwarding.
 type connState uint8
 
 const (
@@ -297,7 +299,7 @@ func (c *conn) errorVerb(words [2]string) [2]string {
 }
 
 // commands lists what dispatch knows, for the unknown-command message.
-const commands = "HELLO VERSION, SESSION CREATE, STREAM CONNECT|ACCEPT|FORWARD, DATAGRAM SEND, RAW SEND, NAMING LOOKUP, DEST GENERATE, PING, QUIT"
+const commands = "HELLO VERSION, SESSION CREATE|ADD|REMOVE, STREAM CONNECT|ACCEPT|FORWARD, DATAGRAM SEND, RAW SEND, NAMING LOOKUP, DEST GENERATE, PING, QUIT"
 
 // dispatch runs one command. Commands and sub-commands are matched in
 // any case (samv3.html "Case Sensitivity" recommends it); keys and values
@@ -328,8 +330,10 @@ func (c *conn) dispatch(ctx context.Context, l Line) {
 		c.replyError(helloReply, "HELLO was already answered on this socket")
 	case "SESSION CREATE":
 		c.sessionCreate(ctx, l)
-	case "SESSION ADD", "SESSION REMOVE":
-		c.replyError(sessionStatus, "MASTER/PRIMARY sessions and subsessions are not supported")
+	case "SESSION ADD":
+		c.sessionAdd(l)
+	case "SESSION REMOVE":
+		c.sessionRemove(l)
 	case "STREAM CONNECT":
 		c.streamConnect(ctx, l)
 	case "STREAM ACCEPT":

@@ -69,6 +69,14 @@ func (c *conn) datagramSend(ctx context.Context, l Line, raw bool) {
 		c.replyError(verb, "no session on this socket; send from the socket that created the session, or give ID=")
 		return
 	}
+	want := styleDatagram
+	if raw {
+		want = styleRaw
+	}
+	if err := sess.takes(want); err != nil {
+		c.replyError(verb, err.Error())
+		return
+	}
 	target := l.Value("DESTINATION")
 	if target == "" {
 		c.status(verb, "INVALID_KEY", "DESTINATION is missing")
@@ -131,6 +139,9 @@ func (sess *session) send(raw bool, to data.Hash, from, toPort uint16, p []byte)
 		defer func() { <-sess.sends }()
 		ctx, cancel := context.WithTimeout(context.Background(), sendTimeout)
 		defer cancel()
+		// A subsession's destination outlives it, so its close would
+		// otherwise wait for sends stuck in a lookup.
+		defer cancelOn(sess.done, cancel)()
 		var err error
 		if raw {
 			err = sess.client.Dest.SendRaw(ctx, to, from, toPort, p)
@@ -144,6 +155,20 @@ func (sess *session) send(raw bool, to data.Hash, from, toPort uint16, p []byte)
 	if !ok {
 		<-sess.sends
 	}
+}
+
+// cancelOn calls cancel when done closes, until the returned stop is
+// called.
+func cancelOn(done <-chan struct{}, cancel context.CancelFunc) (stop func()) {
+	quit := make(chan struct{})
+	go func() {
+		select {
+		case <-done:
+			cancel()
+		case <-quit:
+		}
+	}()
+	return func() { close(quit) }
 }
 
 // ServeDatagrams reads datagrams sent to the SAM UDP port (7655 by
@@ -179,10 +204,14 @@ func (s *Server) handleDatagram(b []byte) error {
 	if err != nil {
 		return err
 	}
-	if sess.style == styleStream {
-		return fmt.Errorf("session %q is a STREAM session", h.ID)
-	}
 	raw := sess.style == styleRaw
+	want := styleDatagram
+	if raw {
+		want = styleRaw
+	}
+	if err := sess.takes(want); err != nil {
+		return err
+	}
 	limit := MaxDatagramLen
 	if raw {
 		limit = MaxRawLen

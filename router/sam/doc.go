@@ -13,7 +13,7 @@
 //	<- HELLO REPLY RESULT=OK VERSION=3.3          (highest common; NOVERSION if none)
 //
 //	control socket (a session lives exactly as long as it):
-//	-> SESSION CREATE STYLE=STREAM|DATAGRAM|RAW ID=<nick> DESTINATION=TRANSIENT|<privkeys> [SIGNATURE_TYPE=7] [inbound.length=..]
+//	-> SESSION CREATE STYLE=STREAM|DATAGRAM|RAW|PRIMARY ID=<nick> DESTINATION=TRANSIENT|<privkeys> [SIGNATURE_TYPE=7] [inbound.length=..]
 //	<- SESSION STATUS RESULT=OK DESTINATION=<privkeys>      (tunnels up and LeaseSet confirmed)
 //	-> NAMING LOOKUP NAME=ME|<b32>|<host>|<base64>  <- NAMING REPLY RESULT=OK NAME=.. VALUE=<base64>
 //	-> DATAGRAM SEND DESTINATION=.. SIZE=n\n<n bytes>          (no answer)
@@ -28,7 +28,23 @@
 //	-> STREAM FORWARD ID=<nick> PORT=<p> [HOST=] [SILENT=]
 //	<- STREAM STATUS RESULT=OK; each stream is connected to HOST:PORT, the peer line first
 //
+//	a PRIMARY's control socket (SAM 3.3; STYLE=MASTER, the 3.2 name, too):
+//	-> SESSION ADD STYLE=STREAM|DATAGRAM|RAW ID=<sub> [FROM_PORT=] [TO_PORT=] [LISTEN_PORT=]
+//	         [PORT= [HOST=]] [PROTOCOL=18] [LISTEN_PROTOCOL=18] [HEADER=]
+//	<- SESSION STATUS RESULT=OK DESTINATION=<privkeys> ID=<sub> MESSAGE="ADD <sub>"
+//	-> SESSION REMOVE ID=<sub>
+//	<- SESSION STATUS RESULT=OK DESTINATION=<privkeys> ID=<sub> MESSAGE="REMOVE <sub>"
+//
 //	any socket after HELLO: DEST GENERATE, NAMING LOOKUP, PING[ text] -> PONG[ text], QUIT/STOP/EXIT
+//
+// A subsession shares its primary's destination and is used by its ID
+// like an ordinary session (STREAM CONNECT|ACCEPT|FORWARD, DATAGRAM|RAW
+// SEND with ID=, the UDP port); the primary's own ID carries no data.
+// Incoming streams and datagrams go to the subsession of their protocol
+// whose LISTEN_PORT (default FROM_PORT) is their to-port, else to the
+// one with LISTEN_PORT 0 (primary.go). DATAGRAM and RAW subsessions need
+// PORT=: their datagrams are forwarded by UDP, as samv3.html requires.
+// Closing the primary's control socket closes its subsessions.
 //
 // The UDP port (ServeDatagrams) takes "3.x <nick> <dest> [FROM_PORT=]
 // [TO_PORT=]\n<payload>" for DATAGRAM and RAW sessions; a session created
@@ -48,8 +64,17 @@
 //   - Only Ed25519 destinations (SIGNATURE_TYPE 7, also the default here
 //     instead of DSA_SHA1) with X25519 encryption; other types are refused
 //     with a message, never substituted.
-//   - No MASTER/PRIMARY sessions (SESSION ADD/REMOVE), no SSL, no
-//     USER/PASSWORD (ignored), no HELP, no AUTH.
+//   - No SSL, no USER/PASSWORD (ignored), no HELP, no AUTH, no
+//     DATAGRAM2/DATAGRAM3 styles.
+//   - PRIMARY sessions work with any agreed version, as MASTER did with
+//     i2pd 2.45 (which speaks 3.1 only and has STREAM subsessions only).
+//     A STREAM subsession may have any LISTEN_PORT (samv3.html allows
+//     only 0 or FROM_PORT; our streams leave from port 0 anyway). A
+//     subsession whose FORWARD ended keeps receiving its streams: they
+//     wait PendingAccept for an ACCEPT as on any session, where an
+//     ordinary session stops listening (the destination listens for its
+//     other subsessions). SESSION REMOVE of an unknown ID is INVALID_ID
+//     (i2pd: INVALID_KEY, Java: I2P_ERROR).
 //   - FROM_PORT of STREAM CONNECT is not carried: our streams leave from
 //     port 0. RAW sessions send and receive protocol 18 only.
 //   - inbound/outbound.length=0 builds 1-hop tunnels (the router builds no
@@ -67,5 +92,8 @@
 // client hanging up cancels it. A session (sessState) owns its
 // destination, a dispatcher goroutine that hands incoming streams to the
 // FORWARD or to waiting ACCEPT sockets, the relays of its streams and its
-// datagram receiver, all ended by its close.
+// datagram receiver, all ended by its close. A PRIMARY session owns the
+// destination, the one listener and the one datagram receiver, and
+// routes what they take to its subsessions; each subsession owns the
+// hand-over of its streams, its relays and its datagram forwarding.
 package sam

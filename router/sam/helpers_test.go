@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -240,4 +241,29 @@ func checkNoLeaks(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Errorf("goroutines of router/sam left after the server stopped:\n%s", stacks)
+}
+
+// serveDatagrams runs srv's UDP port on a loopback address until the test
+// ends and returns that address.
+func serveDatagrams(t *testing.T, srv *sam.Server) *net.UDPAddr {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.ServeDatagrams(ctx, pc) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("ServeDatagrams: %v", err)
+		}
+	})
+	return pc.LocalAddr().(*net.UDPAddr)
+}
+
+// udpPort is the port of a local UDP socket, for PORT=.
+func udpPort(pc net.PacketConn) string {
+	return strconv.Itoa(pc.LocalAddr().(*net.UDPAddr).Port)
 }

@@ -12,8 +12,9 @@ import (
 // version is a SAM protocol version, "3.1" = {3, 1}.
 type version struct{ major, minor int }
 
-// The versions this server speaks: 3.0 to 3.3 (3.3 without MASTER/PRIMARY
-// sessions, see the package documentation).
+// The versions this server speaks: 3.0 to 3.3. PRIMARY (3.2: MASTER)
+// sessions are not tied to 3.3: i2pd 2.45 speaks 3.1 and has them, so its
+// clients may use them after agreeing on 3.1.
 var (
 	minVersion = version{3, 0}
 	maxVersion = version{3, 3}

@@ -61,6 +61,17 @@ func TestErrorReplies(t *testing.T) {
 	e := startEnv(t, envOptions{})
 	ctrl, keys := session(t, e.addrs[0], "s", "STREAM", fastTunnels)
 	b32 := keys.Destination().B32()
+	// A PRIMARY session "pr" with a DATAGRAM subsession "pd", whose
+	// datagrams would be forwarded to sink.
+	sink, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	prim, prKeys := session(t, e.addrs[0], "pr", "PRIMARY", fastTunnels)
+	if r := prim.cmd("SESSION ADD STYLE=DATAGRAM ID=pd PORT=" + udpPort(sink)); r.Value("RESULT") != "OK" {
+		t.Fatalf("SESSION ADD: %v", r)
+	}
 	for _, tc := range []struct {
 		cmd    string
 		result string // the reply line up to MESSAGE
@@ -76,7 +87,10 @@ func TestErrorReplies(t *testing.T) {
 		{"SESSION CREATE STYLE=STREAM DESTINATION=TRANSIENT", "SESSION STATUS RESULT=INVALID_ID", "ID is missing", false},
 		{"SESSION CREATE ID=x DESTINATION=TRANSIENT", "SESSION STATUS RESULT=I2P_ERROR", "STYLE is missing", false},
 		{"SESSION CREATE STYLE=BOGUS ID=x DESTINATION=TRANSIENT", "SESSION STATUS RESULT=I2P_ERROR", `unknown STYLE "BOGUS"`, false},
-		{"SESSION CREATE STYLE=MASTER ID=x DESTINATION=TRANSIENT", "SESSION STATUS RESULT=I2P_ERROR", "STYLE=MASTER is not supported", false},
+		{"SESSION CREATE STYLE=MASTER ID=x DESTINATION=TRANSIENT FROM_PORT=1", "SESSION STATUS RESULT=I2P_ERROR", "FROM_PORT is not allowed on a PRIMARY session", false},
+		{"SESSION CREATE STYLE=PRIMARY ID=x DESTINATION=TRANSIENT PORT=5 HOST=127.0.0.1", "SESSION STATUS RESULT=I2P_ERROR", "PORT is not allowed on a PRIMARY session", false},
+		{"SESSION CREATE STYLE=PRIMARY ID=x DESTINATION=TRANSIENT LISTEN_PORT=80", "SESSION STATUS RESULT=I2P_ERROR", "LISTEN_PORT is not allowed on a PRIMARY session", false},
+		{"SESSION CREATE STYLE=STREAM ID=pd DESTINATION=TRANSIENT", "SESSION STATUS RESULT=DUPLICATED_ID", `a session with ID "pd" exists`, false},
 		{"SESSION CREATE STYLE=STREAM ID=x", "SESSION STATUS RESULT=INVALID_KEY", "DESTINATION is missing", false},
 		{"SESSION CREATE STYLE=STREAM ID=x DESTINATION=AAAA", "SESSION STATUS RESULT=INVALID_KEY", "private keys", false},
 		{"SESSION CREATE STYLE=STREAM ID=x DESTINATION=!!", "SESSION STATUS RESULT=INVALID_KEY", "private keys", false},
@@ -94,7 +108,11 @@ func TestErrorReplies(t *testing.T) {
 		{"SESSION CREATE STYLE=DATAGRAM ID=x DESTINATION=TRANSIENT FROM_PORT=70000", "SESSION STATUS RESULT=I2P_ERROR", `FROM_PORT="70000"`, false},
 		{"SESSION CREATE STYLE=DATAGRAM ID=x DESTINATION=TRANSIENT HOST=127.0.0.1", "SESSION STATUS RESULT=I2P_ERROR", "HOST needs PORT", false},
 		{"SESSION CREATE STYLE=STREAM ID=x DESTINATION=TRANSIENT i2cp.dontPublishLeaseSet=maybe", "SESSION STATUS RESULT=I2P_ERROR", "want true or false", false},
-		{"SESSION ADD STYLE=STREAM ID=x", "SESSION STATUS RESULT=I2P_ERROR", "not supported", false},
+		{"SESSION ADD STYLE=STREAM ID=x", "SESSION STATUS RESULT=I2P_ERROR", "SESSION ADD is for the control socket of a PRIMARY session", false},
+		{"SESSION REMOVE ID=pd", "SESSION STATUS RESULT=I2P_ERROR", "SESSION REMOVE is for the control socket of a PRIMARY session", false},
+		{"DATAGRAM SEND ID=pr DESTINATION=" + b32 + " SIZE=1\nx", "DATAGRAM STATUS RESULT=I2P_ERROR", `session "pr" is a PRIMARY session, which carries no data itself`, false},
+		{"DATAGRAM SEND ID=s DESTINATION=" + b32 + " SIZE=1\nx", "DATAGRAM STATUS RESULT=I2P_ERROR", `session "s" is a STREAM session, not DATAGRAM`, false},
+		{"RAW SEND ID=pd DESTINATION=" + b32 + " SIZE=1\nx", "RAW STATUS RESULT=I2P_ERROR", `session "pd" is a DATAGRAM session, not RAW`, false},
 		{"NAMING LOOKUP", "NAMING REPLY RESULT=I2P_ERROR", "NAME is missing", false},
 		{"NAMING LOOKUP NAME=ME", "NAMING REPLY RESULT=I2P_ERROR NAME=ME", "needs a session", false},
 		{"NAMING LOOKUP NAME=nope", "NAMING REPLY RESULT=INVALID_KEY NAME=nope", "not a .i2p name", false},
@@ -116,6 +134,10 @@ func TestErrorReplies(t *testing.T) {
 		{"STREAM FORWARD ID=s PORT=0", "STREAM STATUS RESULT=I2P_ERROR", `PORT="0"`, true},
 		{"STREAM FORWARD ID=s PORT=1234 SSL=true", "STREAM STATUS RESULT=I2P_ERROR", "SSL=true is not supported", true},
 		{"STREAM FORWARD ID=nobody PORT=1234", "STREAM STATUS RESULT=INVALID_ID", `no session with ID "nobody"`, true},
+		{"STREAM CONNECT ID=pr DESTINATION=" + b32, "STREAM STATUS RESULT=I2P_ERROR", `session "pr" is a PRIMARY session`, true},
+		{"STREAM ACCEPT ID=pr", "STREAM STATUS RESULT=I2P_ERROR", "use the ID of one of its STREAM subsessions", true},
+		{"STREAM FORWARD ID=pr PORT=1234", "STREAM STATUS RESULT=I2P_ERROR", `session "pr" is a PRIMARY session`, true},
+		{"STREAM ACCEPT ID=pd", "STREAM STATUS RESULT=I2P_ERROR", `session "pd" is a DATAGRAM session, not STREAM`, true},
 	} {
 		c := hello(t, e.addrs[0])
 		r := c.cmd(tc.cmd)
@@ -146,6 +168,65 @@ func TestErrorReplies(t *testing.T) {
 	}
 	if r := ctrl.cmd("SESSION CREATE STYLE=STREAM ID=t DESTINATION=TRANSIENT"); r.Value("RESULT") != "I2P_ERROR" || !ctrl.alive() {
 		t.Errorf("second SESSION CREATE on a control socket: %v", r)
+	}
+	if r := ctrl.cmd("SESSION ADD STYLE=STREAM ID=t"); r.Value("RESULT") != "I2P_ERROR" || !strings.Contains(r.Value("MESSAGE"), "PRIMARY") || !ctrl.alive() {
+		t.Errorf("SESSION ADD on a STREAM session's control socket: %v", r)
+	}
+
+	// SESSION ADD and REMOVE on the primary's control socket, in order:
+	// every refusal leaves the socket and the primary as they were.
+	ok := "SESSION STATUS RESULT=OK DESTINATION=" + prKeys.Base64()
+	for _, tc := range []struct{ cmd, result, msg string }{
+		{"SESSION ADD ID=x", "SESSION STATUS RESULT=I2P_ERROR", "STYLE is missing"},
+		{"SESSION ADD STYLE=BOGUS ID=x", "SESSION STATUS RESULT=I2P_ERROR", `unknown STYLE "BOGUS"`},
+		{"SESSION ADD STYLE=MASTER ID=x", "SESSION STATUS RESULT=I2P_ERROR", "a subsession cannot be PRIMARY"},
+		{"SESSION ADD STYLE=STREAM", "SESSION STATUS RESULT=INVALID_ID", "ID is missing"},
+		{"SESSION ADD STYLE=STREAM ID=a<b", "SESSION STATUS RESULT=INVALID_ID", "holds one of"},
+		{"SESSION ADD STYLE=STREAM ID=s", "SESSION STATUS RESULT=DUPLICATED_ID", `a session with ID "s" exists`},
+		{"SESSION ADD STYLE=STREAM ID=pr", "SESSION STATUS RESULT=DUPLICATED_ID", `a session with ID "pr" exists`},
+		{"SESSION ADD STYLE=DATAGRAM ID=pd PORT=9", "SESSION STATUS RESULT=DUPLICATED_ID", `a session with ID "pd" exists`},
+		{"SESSION ADD STYLE=STREAM ID=x DESTINATION=TRANSIENT", "SESSION STATUS RESULT=I2P_ERROR", "SESSION ADD takes no DESTINATION"},
+		{"SESSION ADD STYLE=STREAM ID=x PORT=5", "SESSION STATUS RESULT=I2P_ERROR", "PORT is for DATAGRAM and RAW sessions, not STREAM"},
+		{"SESSION ADD STYLE=STREAM ID=x LISTEN_PROTOCOL=18", "SESSION STATUS RESULT=I2P_ERROR", "LISTEN_PROTOCOL is for RAW subsessions"},
+		{"SESSION ADD STYLE=STREAM ID=x LISTEN_PORT=65536", "SESSION STATUS RESULT=I2P_ERROR", `LISTEN_PORT="65536": want a number from 0 to 65535`},
+		{"SESSION ADD STYLE=STREAM ID=x TO_PORT=http", "SESSION STATUS RESULT=I2P_ERROR", `TO_PORT="http"`},
+		{"SESSION ADD STYLE=DATAGRAM ID=x", "SESSION STATUS RESULT=I2P_ERROR", "PORT is required for a DATAGRAM subsession"},
+		{"SESSION ADD STYLE=RAW ID=x HOST=127.0.0.1", "SESSION STATUS RESULT=I2P_ERROR", "PORT is required for a RAW subsession"},
+		{"SESSION ADD STYLE=DATAGRAM ID=x PORT=9 HEADER=true", "SESSION STATUS RESULT=I2P_ERROR", "HEADER is for RAW sessions"},
+		{"SESSION ADD STYLE=RAW ID=x PORT=9 PROTOCOL=20", "SESSION STATUS RESULT=I2P_ERROR", "PROTOCOL=20 is not supported"},
+		{"SESSION ADD STYLE=RAW ID=x PORT=9 LISTEN_PROTOCOL=6", "SESSION STATUS RESULT=I2P_ERROR", "LISTEN_PROTOCOL=6 is not supported"},
+		{"SESSION ADD STYLE=DATAGRAM ID=x PORT=9", "SESSION STATUS RESULT=I2P_ERROR", `subsession "pd" already listens on port 0 for protocol 17 (DATAGRAM)`},
+		{"SESSION ADD STYLE=STREAM ID=web FROM_PORT=80", ok + " ID=web", "ADD web"},
+		{"SESSION ADD STYLE=STREAM ID=x LISTEN_PORT=80", "SESSION STATUS RESULT=I2P_ERROR", `subsession "web" already listens on port 80 for protocol 6 (STREAM)`},
+		{"SESSION ADD STYLE=RAW ID=raw80 PORT=9 LISTEN_PORT=80 HEADER=true", ok + " ID=raw80", "ADD raw80"},
+		{"SESSION REMOVE", "SESSION STATUS RESULT=INVALID_ID", "ID is missing"},
+		{"SESSION REMOVE ID=nobody", "SESSION STATUS RESULT=INVALID_ID", `primary session "pr" has no subsession "nobody"`},
+		{"SESSION REMOVE ID=s", "SESSION STATUS RESULT=INVALID_ID", `has no subsession "s"`},
+		{"SESSION REMOVE ID=pr", "SESSION STATUS RESULT=INVALID_ID", `has no subsession "pr"`},
+		{"SESSION REMOVE ID=web", ok + " ID=web", "REMOVE web"},
+		{"SESSION REMOVE ID=web", "SESSION STATUS RESULT=INVALID_ID", `has no subsession "web"`},
+		{"SESSION ADD STYLE=STREAM ID=web2 LISTEN_PORT=80", ok + " ID=web2", "ADD web2"},
+		{"DATAGRAM SEND DESTINATION=" + b32 + " SIZE=1\nx", "DATAGRAM STATUS RESULT=I2P_ERROR", `session "pr" is a PRIMARY session`},
+		{"STREAM ACCEPT ID=web2", "STREAM STATUS RESULT=I2P_ERROR", `controls session "pr"`},
+	} {
+		r := prim.cmd(tc.cmd)
+		msg := r.Value("MESSAGE")
+		head := r
+		head.Args = nil
+		for _, a := range r.Args {
+			if a.Key != "MESSAGE" {
+				head.Args = append(head.Args, a)
+			}
+		}
+		if head.String() != tc.result || !strings.Contains(msg, tc.msg) {
+			t.Errorf("%.70s\n got: %.200v\nwant: %.200s MESSAGE=...%s...", tc.cmd, r, tc.result, tc.msg)
+		}
+	}
+	if !prim.alive() {
+		t.Error("the primary's control socket stopped answering")
+	}
+	if r := hello(t, e.addrs[0]).cmd("STREAM CONNECT ID=web DESTINATION=" + b32); r.Value("RESULT") != "INVALID_ID" {
+		t.Errorf("STREAM CONNECT with a removed subsession's ID: %v", r)
 	}
 	// Lines longer than MaxLineLen cannot be resynchronised: answered and closed.
 	c := hello(t, e.addrs[0])

@@ -245,6 +245,22 @@ func (s *Server) reserve(sess *session) error {
 	return nil
 }
 
+// reserveID registers a subsession under its ID alone: its destination
+// is its primary's, registered already. IDs are unique across the server,
+// subsessions included (samv3.html "SAM Sessions").
+func (s *Server) reserveID(sess *session) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.state != serverServing:
+		return errNotServing
+	case s.sessions[sess.id] != nil:
+		return errDuplicatedID
+	}
+	s.sessions[sess.id] = sess
+	return nil
+}
+
 func (s *Server) unregister(sess *session) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -25,11 +25,46 @@ const (
 	styleStream style = iota
 	styleDatagram
 	styleRaw
+	// stylePrimary (SAM 3.3; "MASTER" before I2P 0.9.47) owns a
+	// destination and carries no data itself: its subsessions do.
+	stylePrimary
 )
 
-var styleNames = [...]string{styleStream: "STREAM", styleDatagram: "DATAGRAM", styleRaw: "RAW"}
+var styleNames = [...]string{styleStream: "STREAM", styleDatagram: "DATAGRAM", styleRaw: "RAW", stylePrimary: "PRIMARY"}
 
 func (s style) String() string { return styleNames[s] }
+
+// parseStyle reads STYLE= of SESSION CREATE and SESSION ADD.
+func parseStyle(l Line) (style, error) {
+	switch st := l.Value("STYLE"); st {
+	case "STREAM":
+		return styleStream, nil
+	case "DATAGRAM":
+		return styleDatagram, nil
+	case "RAW":
+		return styleRaw, nil
+	case "PRIMARY", "MASTER":
+		return stylePrimary, nil
+	case "":
+		return 0, errors.New("STYLE is missing (STREAM, DATAGRAM, RAW or PRIMARY)")
+	default:
+		return 0, fmt.Errorf("unknown STYLE %q (STREAM, DATAGRAM, RAW or PRIMARY)", st)
+	}
+}
+
+// takes refuses a command meant for sessions of style st on a session of
+// another style (samv3.html "SAM Sessions": a session "cannot carry
+// communications of another type"). A PRIMARY session carries none: its
+// subsessions do, by their own IDs.
+func (sess *session) takes(st style) error {
+	switch sess.style {
+	case st:
+		return nil
+	case stylePrimary:
+		return fmt.Errorf("session %q is a PRIMARY session, which carries no data itself: use the ID of one of its %s subsessions", sess.id, st)
+	}
+	return fmt.Errorf("session %q is a %s session, not %s", sess.id, sess.style, st)
+}
 
 // sessState is a session's life cycle:
 //
@@ -37,9 +72,17 @@ func (s style) String() string { return styleNames[s] }
 //	sessCreating ──client hung up, server stopping, no tunnels──▶ sessClosed
 //	sessReady ──control socket closed (QUIT, EOF, server stopping)──▶ sessClosed
 //
+// A subsession of a PRIMARY session (primary.go) has no tunnels to wait
+// for:
+//
+//	sessCreating ──SESSION ADD checked, listen port free──▶ sessReady
+//	sessReady ──SESSION REMOVE, its primary closed──▶ sessClosed
+//
 // Only a ready session takes STREAM and DATAGRAM commands; a closed one
-// has left the server's tables, its destination is closed and every
-// socket it served (streams, ACCEPTs, FORWARD) is closed with it.
+// has left the server's tables, its destination is closed (unless it is
+// a subsession: the primary's destination stays) and every socket it
+// served (streams, ACCEPTs, FORWARD) is closed with it. Closing a primary
+// closes its subsessions first.
 type sessState uint8
 
 const (
@@ -62,16 +105,23 @@ func (s sessState) String() string {
 const rawProtocol = payload.ProtoRaw
 
 // session is one SAM session: a destination on the router, controlled by
-// one socket.
+// one socket. A subsession shares its primary's destination and control
+// socket.
 type session struct {
 	s      *Server
 	id     string
 	style  style
 	keys   data.PrivateKeys
 	hash   data.Hash
-	client *router.Client // nil until opened
+	client *router.Client // nil until opened; a subsession's is its primary's
 	ctrl   *conn
 	log    *slog.Logger
+
+	// Subsessions (SAM 3.3): the primary they belong to, and the I2P
+	// port they receive on (0: every port no other subsession of the
+	// same protocol takes).
+	primary    *session
+	listenPort uint16
 
 	// Defaults from SESSION CREATE (SAM 3.2 I2CP ports).
 	fromPort, toPort uint16
@@ -82,7 +132,8 @@ type session struct {
 
 	mu        sync.Mutex
 	state     sessState
-	ln        *streaming.Listener // STREAM: open from readiness until a FORWARD ends
+	ln        *streaming.Listener // STREAM: open from readiness until a FORWARD ends; PRIMARY: while it has STREAM subsessions
+	subs      map[string]*session // PRIMARY: its subsessions by ID
 	accepting int                 // STREAM ACCEPTs waiting
 	fwd       *forward
 	fwdChange chan struct{} // closed and replaced when fwd changes
@@ -120,7 +171,9 @@ func (sess *session) spawn(f func()) bool {
 }
 
 // close ends the session: off the server's tables, listener and
-// destination closed, its goroutines and sockets gone.
+// destination closed, its goroutines and sockets gone. A primary's
+// subsessions end first; a subsession leaves its primary's destination
+// open.
 func (sess *session) close() {
 	sess.mu.Lock()
 	if sess.state == sessClosed {
@@ -131,12 +184,20 @@ func (sess *session) close() {
 	close(sess.done)
 	ln := sess.ln
 	sess.ln = nil
+	subs := sess.subs
+	sess.subs = nil
 	sess.mu.Unlock()
+	for _, sub := range subs {
+		sub.close()
+	}
 	sess.s.unregister(sess)
+	if sess.primary != nil {
+		sess.primary.removeSub(sess)
+	}
 	if ln != nil {
 		ln.Close()
 	}
-	if sess.client != nil {
+	if sess.client != nil && sess.primary == nil {
 		sess.client.Close()
 	}
 	if sess.udp != nil {
@@ -156,12 +217,7 @@ func (c *conn) sessionCreate(ctx context.Context, l Line) {
 	fail := func(result, msg string) { c.status(sessionStatus, result, msg) }
 	sess, err := c.newSession(l)
 	if err != nil {
-		var re *resultError
-		if errors.As(err, &re) {
-			fail(re.result, re.msg)
-		} else {
-			fail("I2P_ERROR", err.Error())
-		}
+		c.replyResult(sessionStatus, err)
 		return
 	}
 	switch err := c.s.reserve(sess); {
@@ -196,10 +252,17 @@ func (c *conn) sessionCreate(ctx context.Context, l Line) {
 	}
 	sess.log.Info("sam: session ready", "style", sess.style, "took", time.Since(start).Round(time.Millisecond))
 	sess.log.Debug("sam: session address", "b32", sess.hash.B32())
-	if sess.style != styleStream {
+	switch sess.style {
+	case styleStream:
+		if err := sess.listen(); err != nil {
+			sess.log.Warn("sam: cannot listen for streams", "err", err)
+		}
+	case stylePrimary:
+		// Streams wait for a STREAM subsession (addSub opens the
+		// listener); datagrams are routed from the start.
+		sess.spawn(sess.routeDatagrams)
+	default:
 		sess.spawn(sess.receiveDatagrams)
-	} else if err := sess.listen(); err != nil {
-		sess.log.Warn("sam: cannot listen for streams", "err", err)
 	}
 	c.status(sessionStatus, "OK", "", Arg{"DESTINATION", sess.keys.Base64()})
 }
@@ -209,32 +272,47 @@ type resultError struct{ result, msg string }
 
 func (e *resultError) Error() string { return e.result + ": " + e.msg }
 
+// replyResult answers a failed command: the RESULT of a resultError,
+// I2P_ERROR for any other error.
+func (c *conn) replyResult(verb [2]string, err error) {
+	var re *resultError
+	if errors.As(err, &re) {
+		c.status(verb, re.result, re.msg)
+		return
+	}
+	c.replyError(verb, err.Error())
+}
+
+// newSessionState makes a session controlled by c, with nothing checked.
+func newSessionState(c *conn) *session {
+	return &session{s: c.s, ctrl: c, done: make(chan struct{}), fwdChange: make(chan struct{}), acceptq: make(chan acceptReq), sends: make(chan struct{}, maxSends)}
+}
+
+// checkID refuses a missing ID and characters i2pd refuses, which would
+// break its web console's links; a nickname is the client's choice
+// otherwise.
+func checkID(id string) error {
+	if id == "" {
+		return &resultError{"INVALID_ID", "ID is missing"}
+	}
+	if strings.ContainsAny(id, `<>"'/`) {
+		return &resultError{"INVALID_ID", fmt.Sprintf("ID %q holds one of < > \" ' /", id)}
+	}
+	return nil
+}
+
 // newSession checks SESSION CREATE's parameters and makes the session,
 // not yet registered or opened.
 func (c *conn) newSession(l Line) (*session, error) {
-	sess := &session{s: c.s, ctrl: c, done: make(chan struct{}), fwdChange: make(chan struct{}), acceptq: make(chan acceptReq), sends: make(chan struct{}, maxSends)}
-	switch st := l.Value("STYLE"); st {
-	case "STREAM":
-		sess.style = styleStream
-	case "DATAGRAM":
-		sess.style = styleDatagram
-	case "RAW":
-		sess.style = styleRaw
-	case "MASTER", "PRIMARY":
-		return nil, fmt.Errorf("STYLE=%s is not supported: use one session per style", st)
-	case "":
-		return nil, errors.New("STYLE is missing (STREAM, DATAGRAM or RAW)")
-	default:
-		return nil, fmt.Errorf("unknown STYLE %q (STREAM, DATAGRAM or RAW)", st)
+	sess := newSessionState(c)
+	st, err := parseStyle(l)
+	if err != nil {
+		return nil, err
 	}
+	sess.style = st
 	sess.id = l.Value("ID")
-	if sess.id == "" {
-		return nil, &resultError{"INVALID_ID", "ID is missing"}
-	}
-	// i2pd refuses these, which would break its web console's links;
-	// a nickname is the client's choice otherwise.
-	if strings.ContainsAny(sess.id, `<>"'/`) {
-		return nil, &resultError{"INVALID_ID", fmt.Sprintf("ID %q holds one of < > \" ' /", sess.id)}
+	if err := checkID(sess.id); err != nil {
+		return nil, err
 	}
 	switch dest := l.Value("DESTINATION"); dest {
 	case "":
@@ -263,51 +341,76 @@ func (c *conn) newSession(l Line) (*session, error) {
 	}
 	sess.hash = sess.keys.Destination().Hash()
 	sess.log = c.s.log.With("session", sess.id, "dest", sess.hash.Short())
+	if sess.style == stylePrimary {
+		// samv3.html "Creating a PRIMARY Session": "Do not set" these;
+		// they belong to the subsessions. Java I2P refuses them too.
+		for _, k := range primaryRefused {
+			if _, ok := l.Get(k); ok {
+				return nil, fmt.Errorf("%s is not allowed on a PRIMARY session: give it on SESSION ADD", k)
+			}
+		}
+		return sess, nil
+	}
+	if err := sess.dataOptions(c, l, false); err != nil {
+		return nil, err
+	}
+	return sess, nil
+}
 
+// dataOptions reads the options of SESSION CREATE and SESSION ADD that
+// say how a STREAM, DATAGRAM or RAW session sends and where it delivers
+// datagrams: FROM_PORT, TO_PORT, PROTOCOL, HEADER, PORT and HOST. A
+// subsession must forward its datagrams by PORT= (samv3.html "Creating a
+// Subsession": required for DATAGRAM and RAW; the control socket is the
+// primary's). Nothing is opened unless it returns nil.
+func (sess *session) dataOptions(c *conn, l Line, sub bool) error {
 	from, err := parseInt(l, "FROM_PORT", 0, 65535, 0)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	to, err := parseInt(l, "TO_PORT", 0, 65535, 0)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	sess.fromPort, sess.toPort = uint16(from), uint16(to)
 	if sess.style == styleStream {
 		for _, k := range []string{"PORT", "HOST", "PROTOCOL", "HEADER"} {
 			if _, ok := l.Get(k); ok {
-				return nil, fmt.Errorf("%s is for DATAGRAM and RAW sessions, not STREAM", k)
+				return fmt.Errorf("%s is for DATAGRAM and RAW sessions, not STREAM", k)
 			}
 		}
-		return sess, nil
+		return nil
 	}
 	if sess.style == styleRaw {
 		p, err := parseInt(l, "PROTOCOL", 0, 255, rawProtocol)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if p != rawProtocol {
-			return nil, fmt.Errorf("PROTOCOL=%d is not supported: RAW sessions use %d", p, rawProtocol)
+			return fmt.Errorf("PROTOCOL=%d is not supported: RAW sessions use %d", p, rawProtocol)
 		}
 		if sess.header, err = parseBool(l, "HEADER", false); err != nil {
-			return nil, err
+			return err
 		}
 	} else {
 		for _, k := range []string{"PROTOCOL", "HEADER"} {
 			if _, ok := l.Get(k); ok {
-				return nil, fmt.Errorf("%s is for RAW sessions", k)
+				return fmt.Errorf("%s is for RAW sessions", k)
 			}
 		}
 	}
 	port, err := parseInt(l, "PORT", 0, 65535, 0)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if port == 0 {
-		if _, ok := l.Get("HOST"); ok {
-			return nil, errors.New("HOST needs PORT")
+		if sub {
+			return fmt.Errorf("PORT is required for a %s subsession: its datagrams are forwarded to HOST:PORT", sess.style)
 		}
-		return sess, nil // datagrams arrive on the control socket
+		if _, ok := l.Get("HOST"); ok {
+			return errors.New("HOST needs PORT")
+		}
+		return nil // datagrams arrive on the control socket
 	}
 	host := l.Value("HOST")
 	if host == "" { // samv3.html: the IP of the socket that created the session
@@ -315,10 +418,10 @@ func (c *conn) newSession(l Line) (*session, error) {
 	}
 	udp, err := net.Dial("udp", net.JoinHostPort(host, strconv.Itoa(port)))
 	if err != nil {
-		return nil, fmt.Errorf("datagram forwarding to HOST=%s PORT=%d: %w", host, port, err)
+		return fmt.Errorf("datagram forwarding to HOST=%s PORT=%d: %w", host, port, err)
 	}
 	sess.udp = udp
-	return sess, nil
+	return nil
 }
 
 // remoteIP is the client's IP, where FORWARD and PORT= send by default.
@@ -415,9 +518,10 @@ func (sess *session) listen() error {
 }
 
 // listenLocked opens the streaming listener and its dispatcher if they
-// are not running.
+// are not running. A subsession has none: its primary listens while it
+// has STREAM subsessions and hands each its streams.
 func (sess *session) listenLocked() error {
-	if sess.ln != nil {
+	if sess.ln != nil || sess.primary != nil {
 		return nil
 	}
 	ln, err := sess.client.Dest.Listen()
@@ -494,7 +598,7 @@ func (sess *session) stopForward(f *forward) {
 
 // dispatch hands the streams ln accepts to the FORWARD or, one each, to
 // waiting ACCEPT sockets; a stream nobody takes within PendingAccept is
-// reset.
+// reset. A primary routes them to its subsessions instead.
 func (sess *session) dispatch(ln *streaming.Listener) {
 	for {
 		st, err := ln.AcceptStream(context.Background())
@@ -502,6 +606,10 @@ func (sess *session) dispatch(ln *streaming.Listener) {
 			return // listener closed
 		}
 		sess.log.Debug("sam: incoming stream", "from", st.RemoteAddr().(streaming.Addr).Dest.Hash().Short())
+		if sess.style == stylePrimary {
+			sess.routeStream(st)
+			continue
+		}
 		if !sess.handOver(st) {
 			st.Close()
 		}

@@ -57,6 +57,10 @@ func (c *conn) streamConnect(ctx context.Context, l Line) {
 		fail("INVALID_ID", err.Error())
 		return
 	}
+	if err := sess.takes(styleStream); err != nil {
+		fail("I2P_ERROR", err.Error())
+		return
+	}
 	target := l.Value("DESTINATION")
 	if target == "" {
 		fail("INVALID_KEY", "DESTINATION is missing")
@@ -81,6 +85,8 @@ func (c *conn) streamConnect(ctx context.Context, l Line) {
 
 	dctx, cancel := context.WithTimeout(ctx, c.s.cfg.ConnectTimeout)
 	defer cancel()
+	// A subsession's destination outlives it: end the dial with it.
+	defer cancelOn(sess.done, cancel)()
 	wctx, wcancel := c.watchCancel(dctx)
 	defer wcancel()
 	var st *streaming.Conn
@@ -137,6 +143,10 @@ func (c *conn) streamAccept(ctx context.Context, l Line) {
 	sess, err := c.s.session(l.Value("ID"))
 	if err != nil {
 		fail("INVALID_ID", err.Error())
+		return
+	}
+	if err := sess.takes(styleStream); err != nil {
+		fail("I2P_ERROR", err.Error())
 		return
 	}
 	if err := sess.startAccept(); err != nil {
@@ -218,6 +228,10 @@ func (c *conn) streamForward(l Line) {
 	sess, err := c.s.session(l.Value("ID"))
 	if err != nil {
 		fail("INVALID_ID", err.Error())
+		return
+	}
+	if err := sess.takes(styleStream); err != nil {
+		fail("I2P_ERROR", err.Error())
 		return
 	}
 	if _, ok := l.Get("PORT"); !ok {

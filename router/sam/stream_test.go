@@ -181,8 +181,9 @@ func TestStreamForwardToLocalListener(t *testing.T) {
 
 // TestSessionEndsWithItsControlSocket: closing the control socket ends
 // the session: its stream sockets and ACCEPTs close, its ID and
-// destination can be used again; and once the server stops no goroutine
-// of the package is left.
+// destination can be used again; and once the server stops (a PRIMARY
+// session with subsessions among its sessions) no goroutine of the
+// package is left.
 //
 // Not parallel: the leak check needs the other tests' servers not running
 // yet (parallel tests wait until the sequential ones are done).
@@ -221,8 +222,20 @@ func TestSessionEndsWithItsControlSocket(t *testing.T) {
 	if r := again.cmd("SESSION CREATE STYLE=STREAM ID=server DESTINATION=" + keys.Base64() + " " + fastTunnels); r.Value("RESULT") != "OK" {
 		t.Errorf("re-creating the session with its ID and keys: %v", r)
 	}
+	// A PRIMARY with subsessions, one of them waiting in ACCEPT, goes
+	// down with the server too.
+	prim, _ := session(t, e.addrs[0], "prim", "PRIMARY", fastTunnels)
+	for _, args := range []string{"STYLE=STREAM ID=sub", "STYLE=RAW ID=rawsub PORT=9 HOST=127.0.0.1"} {
+		if r := prim.cmd("SESSION ADD " + args); r.Value("RESULT") != "OK" {
+			t.Fatalf("SESSION ADD %s: %v", args, r)
+		}
+	}
+	subAccept := hello(t, e.addrs[0])
+	if r := subAccept.cmd("STREAM ACCEPT ID=sub"); r.Value("RESULT") != "OK" {
+		t.Fatalf("STREAM ACCEPT on a subsession: %v", r)
+	}
 	e.stops[0]()
-	if !again.closed() || !c.closed() {
+	if !again.closed() || !c.closed() || !prim.closed() || !subAccept.closed() {
 		t.Error("client sockets open after the server stopped")
 	}
 	checkNoLeaks(t)
