@@ -8,7 +8,7 @@ CONFIG  ?= examples/quickstart.yaml
 # Unit and in-process tests: everything except the interop suite, which needs root.
 UNIT_PKGS = $(shell $(GO) list ./... | grep -v /deploy/interop)
 
-.PHONY: all build test test-unit test-interop soak demo check-fmt vet bench fuzz run testnet-up testnet-down testnet-status clean
+.PHONY: all build test test-unit test-interop soak demo check-fmt vet bench bench-interop fuzz run testnet-up testnet-down testnet-status clean
 
 all: build
 
@@ -54,6 +54,13 @@ demo:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 $(UNIT_PKGS)
+
+# bench-interop: two bundled routers join the five-router i2pd network
+# (root, network namespace) and one run compares eepsite throughput and
+# small-GET latency for i2pbridge↔i2pbridge, i2pbridge↔i2pd and i2pd↔i2pd,
+# then prints every router's resident memory. A benchmark, not a test.
+bench-interop:
+	$(GO) test -run '^$$' -bench '^BenchmarkInterop$$' -benchtime 1x -count=1 -timeout 20m ./deploy/interop/
 
 fuzz:
 	@for p in $$($(GO) list ./...); do \

@@ -171,19 +171,14 @@ func TestEmbeddedRouterJoinsNetwork(t *testing.T) {
 	dumpOnFailure(t, b)
 	hashes := map[data.Hash]int{}
 	for k := 1; k <= testnet.NumRouters; k++ {
-		h, raw, err := i2pdHash(n, k)
+		h, _, err := i2pdHash(n, k)
 		if err != nil {
 			t.Fatal(err)
 		}
 		hashes[h] = k
-		if k == seedRouter {
-			if err := os.MkdirAll(filepath.Join(b.dir, "seed"), 0o700); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(b.dir, "seed", data.RouterInfoFileName(h)), raw, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
+	}
+	if err := seedWith(n, b, seedRouter); err != nil {
+		t.Fatal(err)
 	}
 	if err := b.writeConfig(fmt.Sprintf(`router:
   backend: embedded

@@ -150,7 +150,7 @@ func runSuite(m *testing.M) int {
 }
 
 // needNet skips or fails t when the suite could not set up the network.
-func needNet(t *testing.T) *testnet.Network {
+func needNet(t testing.TB) *testnet.Network {
 	t.Helper()
 	if suite.skip != "" {
 		t.Skip("skipping: " + suite.skip) // set only when CI is not true (TestMain fails the run under CI=true)
@@ -167,7 +167,7 @@ func needNet(t *testing.T) *testnet.Network {
 }
 
 // needBinary is needNet plus the built i2pbridge.
-func needBinary(t *testing.T) *testnet.Network {
+func needBinary(t testing.TB) *testnet.Network {
 	t.Helper()
 	n := needNet(t)
 	if suite.buildErr != nil {
@@ -313,7 +313,7 @@ func (b *bridgeProc) logTail(lines int) string {
 }
 
 // dumpOnFailure logs the bridges' log tails if t fails.
-func dumpOnFailure(t *testing.T, bs ...*bridgeProc) {
+func dumpOnFailure(t testing.TB, bs ...*bridgeProc) {
 	t.Cleanup(func() {
 		if t.Failed() {
 			for _, b := range bs {

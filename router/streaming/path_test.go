@@ -17,8 +17,8 @@ import (
 // path (a dead tunnel hop, as the destination sees it).
 type switchingConn struct {
 	*streamingtest.Endpoint
-	mu       sync.Mutex
-	dead     bool // the current path loses everything
+	mu         sync.Mutex
+	dead       bool // the current path loses everything
 	switches   int
 	switchedAt time.Time
 }
