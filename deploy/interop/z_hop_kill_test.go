@@ -74,9 +74,17 @@ func TestBulkTransferSurvivesKilledHop(t *testing.T) {
 	start := time.Now()
 	var killed, victim int
 	var killedAt, killedHops string
+	var stall time.Duration // the longest wait for data after the kill
+	last := time.Now()
 	for len(got) < size {
 		m, err := c.Read(buf)
 		got = append(got, buf[:m]...)
+		if now := time.Now(); killed > 0 {
+			stall = max(stall, now.Sub(last))
+			last = now
+		} else {
+			last = now
+		}
 		if err != nil {
 			t.Fatalf("read after %d of %d bytes (%v after start, router %d killed at %s): %v",
 				len(got), size, time.Since(start).Round(time.Millisecond), victim, killedAt, err)
@@ -119,8 +127,8 @@ func TestBulkTransferSurvivesKilledHop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("50 MiB each way byte-identical in %v (%.2f MiB/s each way) with router %d killed at %s; our tunnels now: %s",
-		took.Round(time.Millisecond), float64(size)/(1<<20)/took.Seconds(), victim, killedAt, after)
+	t.Logf("50 MiB each way byte-identical in %v (%.2f MiB/s each way) with router %d killed at %s; longest stall after it %v; our tunnels now: %s",
+		took.Round(time.Millisecond), float64(size)/(1<<20)/took.Seconds(), victim, killedAt, stall.Round(time.Millisecond), after)
 }
 
 // clientHops returns the hop hashes of the embedded destination name's
