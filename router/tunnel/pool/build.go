@@ -101,7 +101,7 @@ func (p *Pool) pick(st *runState, d direction, now time.Time) *entry {
 // could be started (the failure is recorded and backs d off).
 func (p *Pool) startBuild(ctx context.Context, st *runState, d direction, now time.Time) bool {
 	n := p.dirConfig(d).hops(p.rng)
-	sel, err := selectHops(p.rng, p.cfg.Peers.Candidates(), p.node.Hash(), p.profiles, n, now)
+	sel, err := selectHops(p.rng, p.cfg.Peers.Candidates(), p.node.Hash(), p.profiles, st.hopsInUse(d), n, now)
 	if err != nil {
 		st.stats.SelectFailures++
 		st.stats.LastError = err
@@ -323,4 +323,23 @@ func hopList(hops []tunnel.Peer) string {
 		s[i] = h.String()
 	}
 	return strings.Join(s, "-")
+}
+
+// hopsInUse counts, per router, the pool's tunnels in d (live or being
+// built) it is a hop of.
+func (st *runState) hopsInUse(d direction) map[data.Hash]int {
+	used := map[data.Hash]int{}
+	for _, e := range st.tunnels[d] {
+		for _, h := range e.hops {
+			used[h.Hash]++
+		}
+	}
+	for _, b := range st.pending {
+		if b.dir == d {
+			for _, h := range b.hops {
+				used[h.Hash]++
+			}
+		}
+	}
+	return used
 }

@@ -169,7 +169,14 @@ type selection struct {
 // than self and the peers profiles excludes, at random, each weighted by
 // its profile, without replacement. Fewer eligible candidates than n is
 // ErrTooFewPeers: the attempt fails, no shorter tunnel is built.
-func selectHops(r *lockedRand, cands []Candidate, self data.Hash, profiles *Profiles, n int, now time.Time) (selection, error) {
+//
+// A peer already in used (hops of the pool's other tunnels in the same
+// direction, live or being built) counts for 1/(1+k)² of its weight when
+// it is in k of them. Profiles favour the peers that served well, and
+// without this a pool on a small network put all its tunnels through the
+// same two routers: one of them going away then took every tunnel (and
+// every lease) at once.
+func selectHops(r *lockedRand, cands []Candidate, self data.Hash, profiles *Profiles, used map[data.Hash]int, n int, now time.Time) (selection, error) {
 	type option struct {
 		c      Candidate
 		weight float64
@@ -192,6 +199,9 @@ func selectHops(r *lockedRand, cands []Candidate, self data.Hash, profiles *Prof
 		if out {
 			excluded++
 			continue
+		}
+		if k := used[h]; k > 0 {
+			w /= float64((1 + k) * (1 + k))
 		}
 		opts = append(opts, option{c, w})
 		total += w

@@ -155,7 +155,7 @@ func TestSelectHopsFilters(t *testing.T) {
 	}
 	cands := append([]Candidate{self, good[0], good[0], unreachable, capU, capK, noKey, bad}, good[1:]...)
 	for range 200 {
-		s, err := selectHops(r, cands, self.Peer.Hash, profiles, 3, testNow)
+		s, err := selectHops(r, cands, self.Peer.Hash, profiles, nil, 3, testNow)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -170,16 +170,16 @@ func TestSelectHopsFilters(t *testing.T) {
 			t.Fatal("long build for 0.9.57 hops")
 		}
 	}
-	_, err := selectHops(r, cands, self.Peer.Hash, profiles, 4, testNow)
+	_, err := selectHops(r, cands, self.Peer.Hash, profiles, nil, 4, testNow)
 	if !errors.Is(err, ErrTooFewPeers) || !strings.Contains(err.Error(), "4 hops wanted, 3 eligible among 10 candidates (4 ineligible, 1 excluded by their profiles)") {
 		t.Fatalf("err = %v", err)
 	}
-	if _, err := selectHops(r, nil, self.Peer.Hash, profiles, 1, testNow); !errors.Is(err, ErrTooFewPeers) {
+	if _, err := selectHops(r, nil, self.Peer.Hash, profiles, nil, 1, testNow); !errors.Is(err, ErrTooFewPeers) {
 		t.Fatalf("no candidates: %v", err)
 	}
 	// One old hop makes the build long.
 	old := []Candidate{testCandidate(2, "0.9.57"), testCandidate(3, "0.9.50")}
-	if s, err := selectHops(r, old, self.Peer.Hash, profiles, 2, testNow); err != nil || !s.long {
+	if s, err := selectHops(r, old, self.Peer.Hash, profiles, nil, 2, testNow); err != nil || !s.long {
 		t.Fatalf("selection %+v, %v", s, err)
 	}
 }
@@ -195,7 +195,7 @@ func TestSelectHopsPrefersGoodProfiles(t *testing.T) {
 	}
 	count := map[byte]int{}
 	for range 6000 {
-		s, err := selectHops(r, []Candidate{failed, fine, proven}, data.Hash{}, profiles, 1, testNow)
+		s, err := selectHops(r, []Candidate{failed, fine, proven}, data.Hash{}, profiles, nil, 1, testNow)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -205,6 +205,28 @@ func TestSelectHopsPrefersGoodProfiles(t *testing.T) {
 	for b, want := range map[byte]float64{2: 0.1, 3: 0.3, 4: 0.6} {
 		if got := float64(count[b]) / 6000; math.Abs(got-want) > 0.03 {
 			t.Fatalf("peer %d chosen %.3f of the time, want %.2f (%v)", b, got, want, count)
+		}
+	}
+}
+
+// A peer already in the pool's tunnels counts for 1/(1+k)² of its weight.
+func TestSelectHopsSpreadsOverPeers(t *testing.T) {
+	r, _ := newLockedRand(testRand(6))
+	profiles := NewProfiles(ProfileConfig{})
+	a, b, c := testCandidate(2, "0.9.57"), testCandidate(3, "0.9.57"), testCandidate(4, "0.9.57")
+	used := map[data.Hash]int{a.Peer.Hash: 1, b.Peer.Hash: 2}
+	count := map[byte]int{}
+	for range 6000 {
+		s, err := selectHops(r, []Candidate{a, b, c}, data.Hash{}, profiles, used, 1, testNow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		count[s.hops[0].Hash[0]]++
+	}
+	// Weights 1/4, 1/9 and 1: shares 9/49, 4/49, 36/49.
+	for id, want := range map[byte]float64{2: 9.0 / 49, 3: 4.0 / 49, 4: 36.0 / 49} {
+		if got := float64(count[id]) / 6000; math.Abs(got-want) > 0.03 {
+			t.Fatalf("peer %d chosen %.3f of the time, want %.3f (%v)", id, got, want, count)
 		}
 	}
 }
