@@ -59,9 +59,9 @@ func TestPythonClientFromTheSpec(t *testing.T) {
 
 // TestPythonClientForwardMode: sam_client.py forward makes a session on
 // router 1 whose streams SAM forwards to the script's TCP listener; a
-// session on router 2 connects to the destination it prints and gets
-// 64 KiB echoed, and the script saw the connecting session's b32 on the
-// peer line.
+// session on router 2 connects to the destination it prints, gets 64 KiB
+// echoed and closes; the script saw the connecting session's b32 on the
+// peer line and 64 KiB on the stream.
 func TestPythonClientForwardMode(t *testing.T) {
 	t.Parallel()
 	py := python3(t)
@@ -116,8 +116,14 @@ func TestPythonClientForwardMode(t *testing.T) {
 	got := make([]byte, n)
 	c.c.SetReadDeadline(time.Now().Add(60 * time.Second))
 	if _, err := io.ReadFull(c.br, got); err != nil || !bytes.Equal(got, p) {
-		t.Fatalf("echo through the forwarded stream: %v (equal: %v)", err, bytes.Equal(got, p))
+		cancel()
+		var said []string
+		for l := range lines {
+			said = append(said, l)
+		}
+		t.Fatalf("echo through the forwarded stream: %v (equal: %v); the script said %q\n%s", err, bytes.Equal(got, p), said, stderr.String())
 	}
+	c.c.Close() // the script echoes until we close
 	var last string
 	for l := range lines {
 		last = l

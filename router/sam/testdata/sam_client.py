@@ -9,7 +9,8 @@ usage:
   sam_client.py HOST PORT forward [NBYTES]
       creates a TRANSIENT STREAM session, forwards its incoming streams to
       a local TCP listener (STREAM FORWARD), prints "DEST <base64>" and
-      echoes the first stream that arrives: NBYTES bytes, or until EOF.
+      echoes the first stream that arrives until the peer closes it
+      (checking that it carried NBYTES bytes, when given).
   sam_client.py HOST PORT datagram [UDP_PORT [NBYTES]]
       creates two DATAGRAM sessions whose datagrams SAM forwards to local
       UDP sockets (PORT=, HOST=), sends a repliable datagram from the
@@ -217,18 +218,24 @@ def forward(host, port, nbytes):
     peer = line.split(" ")[0]
     if len(b64decode(peer)) < 387:
         fail("forwarded stream: first line %r is not a destination" % line[:80])
+    # Echo until the peer closes, not only until NBYTES went back: the
+    # session ends with its control socket, and closing that right after
+    # the last write could cut off what SAM has not yet sent on.
     echoed = 0
-    if buf:
-        conn.sendall(buf)
-        echoed += len(buf)
-    while nbytes is None or echoed < nbytes:
-        chunk = conn.recv(65536)
-        if not chunk:
-            break
-        conn.sendall(chunk)
-        echoed += len(chunk)
-    if nbytes is not None and echoed < nbytes:
-        fail("forwarded stream ended after %d of %d bytes" % (echoed, nbytes))
+    try:
+        if buf:
+            conn.sendall(buf)
+            echoed += len(buf)
+        while True:
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            conn.sendall(chunk)
+            echoed += len(chunk)
+    except socket.timeout:
+        fail("forwarded stream idle for 60 s after %d bytes" % echoed)
+    if nbytes is not None and echoed != nbytes:
+        fail("forwarded stream carried %d bytes, want %d" % (echoed, nbytes))
     conn.close()
     fwd.close()
     ctrl.sendall(b"QUIT\n")
