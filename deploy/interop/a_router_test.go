@@ -454,38 +454,47 @@ func TestEmbeddedTunnelsWithI2pd(t *testing.T) {
 		{"i2pd's HTTP proxy → eepsite on the bundled router", n.ProxyClient(5 * time.Minute), webB32},
 		{"eepproxy on the bundled router → i2pd-hosted eepsite", ours, n.EepsiteB32},
 	} {
-		get := func(path string, limit time.Duration) (int, []byte, error) {
-			return httpGet(ctx, way.client, way.site, path, limit)
-		}
-		first := time.Now()
-		if last, ok := waitIndex(ctx, way.client, way.site); !ok {
-			t.Errorf("%s: no page within 3 min; last: %s", way.name, last)
-			continue
-		}
-		t.Logf("%s: first page after %v", way.name, time.Since(first).Round(time.Millisecond))
-		var lat []time.Duration
-		for range 20 {
-			s := time.Now()
-			status, body, err := get("/", 30*time.Second)
-			if err != nil || status != http.StatusOK || !strings.Contains(string(body), testnet.IndexMarker) {
-				t.Errorf("%s: small GET: status %d, %v", way.name, status, err)
-				continue
-			}
-			lat = append(lat, time.Since(s))
-		}
-		slices.Sort(lat)
-		if len(lat) > 0 {
-			t.Logf("%s: %d/20 small GETs, median %v, max %v", way.name, len(lat), lat[len(lat)/2].Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond))
-		}
-		s := time.Now()
-		status, body, err := get(testnet.BigPath, 5*time.Minute)
-		took := time.Since(s)
-		if err != nil || status != http.StatusOK || !bytes.Equal(body, n.Big()) {
-			t.Errorf("%s: %s: status %d, %d of %d bytes, identical %t, %v", way.name, testnet.BigPath, status, len(body), testnet.BigSize, bytes.Equal(body, n.Big()), err)
-			continue
-		}
-		t.Logf("%s: %d MiB byte-identical in %v (%.2f MiB/s)", way.name, testnet.BigSize>>20, took.Round(time.Millisecond), float64(testnet.BigSize)/(1<<20)/took.Seconds())
+		fetchSuite(t, n, way.name, way.client, way.site)
 	}
+}
+
+// fetchSuite fetches the testnet eepsite's index from site through client
+// until it comes, then 20 small GETs and the 20 MiB file, byte-identical;
+// it logs the figures and reports failures with t.Errorf.
+func fetchSuite(t *testing.T, n *testnet.Network, name string, client *http.Client, site string) {
+	t.Helper()
+	ctx := context.Background()
+	get := func(path string, limit time.Duration) (int, []byte, error) {
+		return httpGet(ctx, client, site, path, limit)
+	}
+	first := time.Now()
+	if last, ok := waitIndex(ctx, client, site); !ok {
+		t.Errorf("%s: no page within 3 min; last: %s", name, last)
+		return
+	}
+	t.Logf("%s: first page after %v", name, time.Since(first).Round(time.Millisecond))
+	var lat []time.Duration
+	for range 20 {
+		s := time.Now()
+		status, body, err := get("/", 30*time.Second)
+		if err != nil || status != http.StatusOK || !strings.Contains(string(body), testnet.IndexMarker) {
+			t.Errorf("%s: small GET: status %d, %v", name, status, err)
+			continue
+		}
+		lat = append(lat, time.Since(s))
+	}
+	slices.Sort(lat)
+	if len(lat) > 0 {
+		t.Logf("%s: %d/20 small GETs, median %v, max %v", name, len(lat), lat[len(lat)/2].Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond))
+	}
+	s := time.Now()
+	status, body, err := get(testnet.BigPath, 5*time.Minute)
+	took := time.Since(s)
+	if err != nil || status != http.StatusOK || !bytes.Equal(body, n.Big()) {
+		t.Errorf("%s: %s: status %d, %d of %d bytes, identical %t, %v", name, testnet.BigPath, status, len(body), testnet.BigSize, bytes.Equal(body, n.Big()), err)
+		return
+	}
+	t.Logf("%s: %d MiB byte-identical in %v (%.2f MiB/s)", name, testnet.BigSize>>20, took.Round(time.Millisecond), float64(testnet.BigSize)/(1<<20)/took.Seconds())
 }
 
 // TestEmbeddedTCPTunnelsWithI2pd: TCP tunnels across i2pd and the bundled

@@ -83,7 +83,13 @@ func runSuite(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "interop:", err)
 		return 1
 	}
-	defer os.RemoveAll(work)
+	defer func() {
+		if testnet.KeepFromEnv() {
+			fmt.Fprintln(os.Stderr, "interop: kept", work, "("+testnet.KeepEnv+"=1)")
+			return
+		}
+		os.RemoveAll(work)
+	}()
 	suite.work = work
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
