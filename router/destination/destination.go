@@ -351,8 +351,14 @@ func (d *Destination) spawnLocked(f func()) bool {
 // maintain is one pass of Run's loop.
 func (d *Destination) maintain(ctx context.Context) {
 	now := d.now()
-	if err := d.refreshLeaseSet(now); err != nil {
+	if changed, err := d.refreshLeaseSet(now); err != nil {
 		d.log.Warn("cannot build our LeaseSet", "err", err)
+	} else if changed {
+		// Peers of open streams may be sending to a lease that is gone
+		// (a dead hop dropped the tunnel): an ACK at once hands them the
+		// new LeaseSet instead of waiting for our next data (i2pd:
+		// Stream::SendUpdatedLeaseSet).
+		d.stream.AckAll()
 	}
 	d.publishStep(ctx, now)
 	d.sendOwedReplies(ctx, now)

@@ -101,7 +101,9 @@ func (d *Destination) Publication() Publication {
 // pool replaces each tunnel about 90 s before it ends, so a LeaseSet is
 // renewed well before it expires). With no tunnel at all the old one is
 // kept: it still names the tunnels that are ending, and new ones follow.
-func (d *Destination) refreshLeaseSet(now time.Time) error {
+//
+// It reports whether it made a new LeaseSet.
+func (d *Destination) refreshLeaseSet(now time.Time) (bool, error) {
 	var live []InboundTunnel
 	all := d.cfg.Tunnels.Inbound()
 	for _, t := range all {
@@ -118,7 +120,7 @@ func (d *Destination) refreshLeaseSet(now time.Time) error {
 	defer d.mu.Unlock()
 	d.noteInboundLocked(now, all)
 	if len(live) == 0 || d.local != nil && sameTunnels(d.local.tunnels, live) {
-		return nil
+		return false, nil
 	}
 	published := now.Truncate(time.Second)
 	if d.local != nil && !published.After(d.local.ls.Published()) {
@@ -141,7 +143,7 @@ func (d *Destination) refreshLeaseSet(now time.Time) error {
 		Leases:      leases,
 	})
 	if err != nil {
-		return err
+		return false, err
 	}
 	d.local = &localLeaseSet{ls: ls, tunnels: live}
 	// Every session hands the new one over in its next message.
@@ -150,7 +152,7 @@ func (d *Destination) refreshLeaseSet(now time.Time) error {
 	if !d.cfg.Unpublished {
 		d.setPublishLocked(PublishPending)
 	}
-	return nil
+	return true, nil
 }
 
 // sameTunnels compares two lease lists as sets.
@@ -179,7 +181,7 @@ func (d *Destination) ensureLeaseSet(now time.Time) error {
 	if have() {
 		return nil
 	}
-	if err := d.refreshLeaseSet(now); err != nil {
+	if _, err := d.refreshLeaseSet(now); err != nil {
 		return err
 	}
 	if !have() {

@@ -85,7 +85,7 @@ func TestReceivesKnowsOurInboundTunnels(t *testing.T) {
 		if !alice.Receives(tun.ID) || alice.Receives(tun.ID+1) || alice.Receives(0) {
 			t.Fatal("Receives does not match the pool's tunnels")
 		}
-		if err := alice.refreshLeaseSet(time.Now()); err != nil {
+		if _, err := alice.refreshLeaseSet(time.Now()); err != nil {
 			t.Fatal(err)
 		}
 		alice.tun.removeInbound(tun)

@@ -97,6 +97,7 @@ type Conn struct {
 	wantRead bool // the loop wants a wake-up when Read frees buffer space
 	rdl, wdl *deadline
 	loopWake chan struct{} // capacity 1
+	ackSoon  atomic.Bool   // Manager.AckAll: send an ACK at the next pass
 
 	synced chan struct{} // closed when the peer's SYN has been processed
 	done   chan struct{} // closed when the run loop has exited
@@ -226,6 +227,9 @@ func (c *Conn) run() {
 			c.onTimer(ctx, time.Now())
 		case <-c.m.closing:
 			c.terminate(ctx, ErrClosed, true)
+		}
+		if c.ackSoon.Swap(false) && c.remoteID != 0 && c.state != stateDone {
+			c.rcv.ackNow = true
 		}
 		c.flush(ctx, time.Now())
 		c.publishStats()

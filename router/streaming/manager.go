@@ -412,6 +412,23 @@ func (m *Manager) handleEcho(ctx context.Context, p *Packet, fromPort, toPort ui
 	m.reply(ctx, p.From, &pong, toPort, fromPort, false)
 }
 
+
+// AckAll has every open stream send an ACK at once. The destination calls
+// it when its LeaseSet changed: the next message to each peer carries the
+// new one, and a peer whose packets go to a lease that is gone learns the
+// new leases now rather than when we next have data for it.
+func (m *Manager) AckAll() {
+	m.mu.Lock()
+	cs := make([]*Conn, 0, len(m.conns))
+	for _, c := range m.conns {
+		cs = append(cs, c)
+	}
+	m.mu.Unlock()
+	for _, c := range cs {
+		c.ackSoon.Store(true)
+		c.wakeLoop()
+	}
+}
 // Ping sends a signed ECHO to remote and waits for the pong, returning the
 // round-trip time.
 func (m *Manager) Ping(ctx context.Context, remote data.Destination) (time.Duration, error) {

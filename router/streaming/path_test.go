@@ -102,3 +102,36 @@ func TestStreamSwitchesPathAfterTimeouts(t *testing.T) {
 		t.Logf("transfer ended %v after the path died; switched after %v", time.Since(killed), sc.switchedAt.Sub(killed))
 	})
 }
+
+// TestAckAllSendsAnAckOnIdleStreams: AckAll makes every open stream send
+// one packet even with nothing to send or acknowledge (the destination's
+// LeaseSet changed, and the ACK carries it to the peer).
+func TestAckAllSendsAnAckOnIdleStreams(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := newPair(t, streamingtest.Conditions{Delay: 10 * time.Millisecond}, nil)
+		client, server := p.connect(t, 80)
+		defer client.Close()
+		defer server.Close()
+		if _, err := client.Write([]byte("hello")); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 5)
+		if _, err := server.Read(buf); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Second) // every ACK sent, nothing in flight
+		synctest.Wait()
+		before := p.net.Stats().Sent
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if idle := p.net.Stats().Sent; idle != before {
+			t.Fatalf("%d packets sent on idle streams", idle-before)
+		}
+		p.a.AckAll()
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if got := p.net.Stats().Sent - before; got != 1 {
+			t.Fatalf("AckAll on one idle stream sent %d packets, want 1", got)
+		}
+	})
+}
