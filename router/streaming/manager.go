@@ -412,7 +412,6 @@ func (m *Manager) handleEcho(ctx context.Context, p *Packet, fromPort, toPort ui
 	m.reply(ctx, p.From, &pong, toPort, fromPort, false)
 }
 
-
 // AckAll has every open stream send an ACK at once. The destination calls
 // it when its LeaseSet changed: the next message to each peer carries the
 // new one, and a peer whose packets go to a lease that is gone learns the
@@ -429,6 +428,7 @@ func (m *Manager) AckAll() {
 		c.wakeLoop()
 	}
 }
+
 // Ping sends a signed ECHO to remote and waits for the pong, returning the
 // round-trip time.
 func (m *Manager) Ping(ctx context.Context, remote data.Destination) (time.Duration, error) {
