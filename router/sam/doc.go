@@ -57,7 +57,9 @@
 // commands close their socket, as the spec says, and so do a failed HELLO,
 // a line over MaxLineLen and a DATAGRAM SEND without a usable SIZE (the
 // payload cannot be told from commands); other failures leave the socket
-// open for the next command (i2pd 2.45 closes it on every error).
+// open for the next command (i2pd 2.45 closes it on every error). A
+// session takes only the commands of its style: STREAM commands need a
+// STREAM session, DATAGRAM SEND a DATAGRAM one, RAW SEND a RAW one.
 //
 // # Differences from the specification and from i2pd 2.45
 //

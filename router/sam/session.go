@@ -76,6 +76,7 @@ func (sess *session) takes(st style) error {
 // for:
 //
 //	sessCreating ──SESSION ADD checked, listen port free──▶ sessReady
+//	sessCreating ──listen port taken, primary closing──▶ dropped (it started nothing)
 //	sessReady ──SESSION REMOVE, its primary closed──▶ sessClosed
 //
 // Only a ready session takes STREAM and DATAGRAM commands; a closed one
@@ -187,13 +188,15 @@ func (sess *session) close() {
 	subs := sess.subs
 	sess.subs = nil
 	sess.mu.Unlock()
+	if sess.primary != nil {
+		// First, so that what arrives meanwhile goes to the port-0
+		// subsession rather than to this closing one.
+		sess.primary.removeSub(sess)
+	}
 	for _, sub := range subs {
 		sub.close()
 	}
 	sess.s.unregister(sess)
-	if sess.primary != nil {
-		sess.primary.removeSub(sess)
-	}
 	if ln != nil {
 		ln.Close()
 	}
