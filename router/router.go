@@ -296,7 +296,7 @@ func New(cfg Config) (*Router, error) {
 		Resolve:      func(h data.Hash) (data.RouterInfo, bool) { return r.db.RouterInfo(h) },
 		Handler:      r.handle,
 		OnRouterInfo: func(ri data.RouterInfo) { r.db.AddRouterInfo(ri) },
-		OnPeerFailed: func(h data.Hash, _ error) { r.db.PeerFailed(h) },
+		OnPeerFailed: func(h data.Hash, _ error) { r.peerFailed(h) },
 		Now:          cfg.Clock,
 	})
 	if err != nil {
@@ -897,6 +897,25 @@ func (r *Router) RemovePool(p *pool.Pool) {
 	r.poolsMu.Lock()
 	defer r.poolsMu.Unlock()
 	r.pools = slices.DeleteFunc(slices.Clone(r.pools), func(q *pool.Pool) bool { return q == p })
+}
+
+// peerFailed runs when the transport could not reach h: the netDb stops
+// asking it, and every pool drops the tunnels that need us to reach it
+// (pool.PeerDown). It runs on the transport's owner goroutine: nothing
+// here may block.
+func (r *Router) peerFailed(h data.Hash) {
+	r.db.PeerFailed(h)
+	// As a build it did not answer: selection weighs it down at once.
+	r.profiles.Record(time.Now(), pool.BuildTimedOut, h)
+	if r.explore != nil {
+		r.explore.PeerDown(h)
+	}
+	r.poolsMu.Lock()
+	ps := slices.Clone(r.pools)
+	r.poolsMu.Unlock()
+	for _, p := range ps {
+		p.PeerDown(h)
+	}
 }
 
 // Exploratory is the exploratory tunnel pool (nil when turned off).

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"i2pbridge/router/data"
 	"i2pbridge/router/i2np"
 	"i2pbridge/router/tunnel"
 )
@@ -151,6 +152,7 @@ type Pool struct {
 
 	events chan buildEvent // build goroutines → loop
 	wakeCh chan struct{}   // test verdicts → loop
+	down   chan data.Hash  // PeerDown → loop
 	ready  chan struct{}   // closed once by the loop
 	done   chan struct{}   // closed when Run returns
 
@@ -178,6 +180,7 @@ func New(cfg Config) (*Pool, error) {
 		rng:      rng,
 		events:   make(chan buildEvent, 2*2*cfg.MaxPendingBuilds), // two events per build, two directions
 		wakeCh:   make(chan struct{}, 1),
+		down:     make(chan data.Hash, 16),
 		ready:    make(chan struct{}),
 		done:     make(chan struct{}),
 		tests:    map[uint32]*probe{},
@@ -248,10 +251,54 @@ func (p *Pool) Run(ctx context.Context) error {
 			p.maintain(ctx, st)
 		case <-p.wakeCh:
 			p.maintain(ctx, st)
+		case h := <-p.down:
+			p.onPeerDown(st, h)
+			p.maintain(ctx, st)
 		case <-t.C:
 			p.maintain(ctx, st)
 		}
 	}
+}
+
+// PeerDown tells the pool that this router cannot reach peer h (a dial
+// failed: the router is gone or refuses us). A tunnel whose hop next to
+// us is h carries nothing any more and is dropped at once, to be
+// replaced, instead of after two failed tests 30 s or more later (time in
+// which its lease or its place in a stream's path loses every message); a
+// tunnel with h further along gets a strike, as a failed test would give.
+// Safe from any goroutine; it never blocks (when many reports queue up,
+// the tunnel tests still notice).
+func (p *Pool) PeerDown(h data.Hash) {
+	select {
+	case p.down <- h:
+	default:
+	}
+}
+
+func (p *Pool) onPeerDown(st *runState, h data.Hash) {
+	for _, d := range directions {
+		for _, e := range slices.Clone(st.tunnels[d]) {
+			if (e.state != tunnelLive && e.state != tunnelSuspect) || !hasHash(e.hops, h) {
+				continue
+			}
+			next := e.hops[0].Hash // an outbound tunnel's first hop
+			if d == dirIn {
+				next = e.hops[len(e.hops)-1].Hash // an inbound tunnel's last hop
+			}
+			if next != h {
+				p.strike(st, e)
+				continue
+			}
+			e.state = tunnelGone
+			st.stats.Dropped++
+			st.sweep(e.dir)
+			p.log.Info("tunnel dropped: its next hop is unreachable", "dir", e.dir, "tunnel", e.id(), "hops", hopList(e.hops))
+		}
+	}
+}
+
+func hasHash(hops []tunnel.Peer, h data.Hash) bool {
+	return slices.ContainsFunc(hops, func(p tunnel.Peer) bool { return p.Hash == h })
 }
 
 // maintain is one pass of the loop.

@@ -567,3 +567,72 @@ func checkPickFor(t *testing.T, p *Pool, outs []*tunnel.OutboundTunnel) {
 		t.Fatalf("PickOutboundFor an unknown tunnel: %v", err)
 	}
 }
+
+// PeerDown drops at once every tunnel whose hop next to us is the peer
+// (an outbound tunnel's first hop, an inbound tunnel's last), strikes
+// those with it further along, and the pool builds replacements.
+func TestPoolDropsTunnelsNextToUnreachablePeer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		net := newSimNet(t, 41, 10, simOptions{})
+		creator := net.order[0]
+		in, out := dirs(2, 0, 3)
+		p := startPool(t, creator, Config{Peers: PeersFunc(func() []Candidate { return net.candidates() }), Inbound: in, Outbound: out})
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := p.WaitReady(ctx); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, time.Minute, "3 tunnels each way", func() bool {
+			st := p.Stats()
+			return st.Inbound == 3 && st.Outbound == 3
+		})
+		ins, outs := p.Inbound(), p.Outbound()
+		down := ins[0].Hops()[len(ins[0].Hops())-1].Hash
+		var next, further []uint32
+		for _, t := range ins {
+			hops := t.Hops()
+			switch {
+			case hops[len(hops)-1].Hash == down:
+				next = append(next, uint32(t.ID()))
+			case hasHop(hops, down):
+				further = append(further, uint32(t.ID()))
+			}
+		}
+		for _, t := range outs {
+			hops := t.Hops()
+			switch {
+			case hops[0].Hash == down:
+				next = append(next, uint32(t.ID()))
+			case hasHop(hops, down):
+				further = append(further, uint32(t.ID()))
+			}
+		}
+		dropped := p.Stats().Dropped
+		p.PeerDown(down)
+		synctest.Wait()
+		live := map[uint32]bool{}
+		for _, t := range p.Inbound() {
+			live[uint32(t.ID())] = true
+		}
+		for _, t := range p.Outbound() {
+			live[uint32(t.ID())] = true
+		}
+		for _, id := range next {
+			if live[id] {
+				t.Errorf("tunnel %d, next to the unreachable peer, still served", id)
+			}
+		}
+		for _, id := range further {
+			if !live[id] {
+				t.Errorf("tunnel %d, with the peer further along, dropped on one report", id)
+			}
+		}
+		if got := p.Stats().Dropped - dropped; got != uint64(len(next)) {
+			t.Errorf("%d tunnels dropped, want %d", got, len(next))
+		}
+		waitFor(t, time.Minute, "replacements", func() bool {
+			st := p.Stats()
+			return st.Inbound == 3 && st.Outbound == 3
+		})
+	})
+}
