@@ -355,7 +355,12 @@ func (c *Conn) onTimer(ctx context.Context, now time.Time) {
 		if ps, ok := c.m.cfg.Conn.(PathSwitcher); ok && c.snd.pathSwitchDue() {
 			c.log.Debug("switching path after timeouts", "timeouts", c.snd.timeouts)
 			ps.SwitchPath(c.remote.Dest)
-			c.snd.pathSwitched(now)
+			if c.snd.timeouts == 2 {
+				// Only the first switch of a streak restarts the timer
+				// (i2pd too): later ones keep the backoff, or a peer that
+				// is really gone would use up MaxResends in a second.
+				c.snd.pathSwitched(now)
+			}
 		}
 	}
 	if !c.rcv.ackAt.IsZero() && !now.Before(c.rcv.ackAt) {

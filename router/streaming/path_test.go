@@ -2,6 +2,8 @@ package streaming_test
 
 import (
 	"context"
+	"errors"
+	"io"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -21,6 +23,7 @@ type switchingConn struct {
 	dead       bool // the current path loses everything
 	switches   int
 	switchedAt time.Time
+	stuck      bool // SwitchPath finds no working path either
 }
 
 func (s *switchingConn) SendPacket(ctx context.Context, remote data.Destination, fromPort, toPort uint16, pkt []byte) error {
@@ -37,7 +40,7 @@ func (s *switchingConn) SwitchPath(data.Destination) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.switches++
-	s.dead = false
+	s.dead = s.stuck
 	s.switchedAt = time.Now()
 }
 
@@ -133,5 +136,59 @@ func TestAckAllSendsAnAckOnIdleStreams(t *testing.T) {
 		if got := p.net.Stats().Sent - before; got != 1 {
 			t.Fatalf("AckAll on one idle stream sent %d packets, want 1", got)
 		}
+	})
+}
+
+// TestStreamWithNoWorkingPathKeepsBackingOff: when no path works, the
+// switches go on but the timer keeps its exponential backoff after the
+// first one, so the stream gives the network time (tens of RTOs) before
+// MaxResends ends it, instead of using them up at the base RTO.
+func TestStreamWithNoWorkingPathKeepsBackingOff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := streamingtest.NewNetwork(streamingtest.Conditions{Delay: 50 * time.Millisecond})
+		defer n.Close()
+		keys := newKeys(t, 1)
+		sc := &switchingConn{Endpoint: n.Endpoint(keys.Destination()), stuck: true}
+		a, err := streaming.NewManager(streaming.Config{Keys: keys, Conn: sc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc.Attach(a)
+		b := newManager(t, n, 2, nil)
+		defer a.Close()
+		defer b.Close()
+		ln, _ := b.Listen()
+		defer ln.Close()
+		p := &pair{net: n, a: a, b: b, ln: ln}
+		client, server := p.connect(t, 80)
+		defer server.Close()
+		if _, err := client.Write([]byte("warm")); err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, 4)
+		if _, err := io.ReadFull(server, buf); err != nil {
+			t.Fatal(err)
+		}
+		sc.mu.Lock()
+		sc.dead = true
+		sc.mu.Unlock()
+		killed := time.Now()
+		if _, err := client.Write([]byte("lost")); err != nil {
+			t.Fatal(err)
+		}
+		_, err = client.Read(buf)
+		took := time.Since(killed)
+		if !errors.Is(err, streaming.ErrTimeout) {
+			t.Fatalf("read on a stream with no path: %v, want ErrTimeout", err)
+		}
+		sc.mu.Lock()
+		switches := sc.switches
+		sc.mu.Unlock()
+		// The RTO here is a few hundred ms; eight resends with backoff
+		// take tens of them, at the base RTO about twelve.
+		if took < 10*time.Second || switches < 3 {
+			t.Errorf("stream gave up %v after its path died, after %d switches", took, switches)
+		}
+		t.Logf("gave up %v after the path died, %d path switches", took, switches)
 	})
 }
