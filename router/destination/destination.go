@@ -56,6 +56,9 @@ type Destination struct {
 	owed     map[*garlic.Session]owedReply
 	stats    Stats
 	lastTidy time.Time
+	// lsChanged is when refreshLeaseSet last made a new LeaseSet,
+	// lsAnnounced when announceLeaseSet last had the streams ACK.
+	lsChanged, lsAnnounced time.Time
 }
 
 // runState is the Destination's life cycle:
@@ -348,18 +351,41 @@ func (d *Destination) spawnLocked(f func()) bool {
 	return true
 }
 
+// Announcing a new LeaseSet: peers of open streams may be sending to a
+// lease that is gone (a dead hop dropped its tunnel), so every stream
+// sends an ACK at once, which carries the new LeaseSet, instead of
+// waiting for our next data (i2pd: Stream::SendUpdatedLeaseSet). While a
+// session has not acknowledged it (the ACK may find no outbound tunnel
+// while the pool rebuilds), again every LeaseSetConfirmTimeout, for up to
+// announceFor.
+const announceFor = 2 * time.Minute
+
+func (d *Destination) announceLeaseSet(now time.Time) {
+	d.mu.Lock()
+	first := d.lsAnnounced.Before(d.lsChanged)
+	again := !first && !d.lsChanged.IsZero() && now.Sub(d.lsChanged) < announceFor &&
+		now.Sub(d.lsAnnounced) >= garlic.LeaseSetConfirmTimeout
+	d.mu.Unlock()
+	if !first && !(again && d.keyring.LeaseSetUnconfirmed() > 0) {
+		return
+	}
+	d.mu.Lock()
+	d.lsAnnounced = now
+	d.mu.Unlock()
+	d.stream.AckAll()
+}
+
 // maintain is one pass of Run's loop.
 func (d *Destination) maintain(ctx context.Context) {
 	now := d.now()
 	if changed, err := d.refreshLeaseSet(now); err != nil {
 		d.log.Warn("cannot build our LeaseSet", "err", err)
 	} else if changed {
-		// Peers of open streams may be sending to a lease that is gone
-		// (a dead hop dropped the tunnel): an ACK at once hands them the
-		// new LeaseSet instead of waiting for our next data (i2pd:
-		// Stream::SendUpdatedLeaseSet).
-		d.stream.AckAll()
+		d.mu.Lock()
+		d.lsChanged = now
+		d.mu.Unlock()
 	}
+	d.announceLeaseSet(now)
 	d.publishStep(ctx, now)
 	d.sendOwedReplies(ctx, now)
 	d.mu.Lock()

@@ -203,6 +203,20 @@ func (k *Keyring) SetLeaseSet(key data.Hash, ls []byte) {
 	}
 }
 
+// LeaseSetUnconfirmed counts the live sessions whose remote has not yet
+// acknowledged our current LeaseSet (set by SetLeaseSet).
+func (k *Keyring) LeaseSetUnconfirmed() int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	n := 0
+	for s := range k.all {
+		if s.state != StateTerminated && s.ls != lsUpToDate {
+			n++
+		}
+	}
+	return n
+}
+
 // Stats returns the number of sessions and registered tags.
 func (k *Keyring) Stats() (sessions, tags int) {
 	k.mu.Lock()

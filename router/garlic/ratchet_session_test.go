@@ -692,6 +692,9 @@ func TestLeaseSetIsResentUntilAcked(t *testing.T) {
 		return len(p.Cloves) > 0 && p.Cloves[0].Message.Type == i2np.TypeDatabaseStore && p.AckRequest
 	}
 	alice.SetLeaseSet(data.Hash{7}, []byte("new leaseset"))
+	if n := alice.LeaseSetUnconfirmed(); n != 1 {
+		t.Fatalf("LeaseSetUnconfirmed %d before sending, want 1", n)
+	}
 	now := t0
 	if !hasLS(open(t, bob, now, seal(t, sa, now, "1").Data, "1").Payload) {
 		t.Fatal("updated LeaseSet not sent")
@@ -704,7 +707,13 @@ func TestLeaseSetIsResentUntilAcked(t *testing.T) {
 	if !hasLS(open(t, bob, now, seal(t, sa, now, "3").Data, "3").Payload) {
 		t.Fatal("unconfirmed LeaseSet not resent")
 	}
+	if n := alice.LeaseSetUnconfirmed(); n != 1 {
+		t.Fatalf("LeaseSetUnconfirmed %d before the ack, want 1", n)
+	}
 	open(t, alice, now, seal(t, sb, now, "ack").Data, "ack") // carries Bob's Ack
+	if n := alice.LeaseSetUnconfirmed(); n != 0 {
+		t.Fatalf("LeaseSetUnconfirmed %d after the ack, want 0", n)
+	}
 	now = now.Add(time.Hour)
 	open(t, alice, now, seal(t, sb, now, "keep alive").Data, "keep alive")
 	if hasLS(open(t, bob, now, seal(t, sa, now, "4").Data, "4").Payload) {
