@@ -415,13 +415,7 @@ func TestEmbeddedTunnelsWithI2pd(t *testing.T) {
 	b := embeddedBridge(t)
 	dumpOnFailure(t, b)
 	ctx := context.Background()
-	web, err := n.NS.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: testnet.EepsiteHandler(n.Big())}
-	go srv.Serve(web)
-	t.Cleanup(func() { srv.Close() })
+	web := startEepsiteServer(t, n)
 	webB32, err := keygen(ctx, filepath.Join(b.dir, "data", "web.dat"))
 	if err != nil {
 		t.Fatal(err)

@@ -89,19 +89,8 @@ func TestEmbeddedIRCWithI2pd(t *testing.T) {
 		t.Errorf("ngIRCd shows dave's host as %q, want our irc-client's b32 %s", m[2], daveB32)
 	}
 
-	carol.send(t, "JOIN #mix")
-	carol.wait(t, `^:carol!\S+ JOIN :?#mix`, time.Minute)
-	dave.send(t, "JOIN #mix")
-	carol.wait(t, `^:dave!\S+ JOIN :?#mix`, time.Minute)
-	s := time.Now()
-	carol.send(t, "PRIVMSG #mix :hello from behind i2pd")
-	dave.wait(t, `^:carol!\S+ PRIVMSG #mix :hello from behind i2pd$`, time.Minute)
-	dave.send(t, "PRIVMSG #mix :hello from behind the bundled router")
-	carol.wait(t, `^:dave!\S+ PRIVMSG #mix :hello from behind the bundled router$`, time.Minute)
-	t.Logf("channel round trip carol → dave → carol in %v", time.Since(s).Round(time.Millisecond))
-	for _, lc := range []*lineConn{carol, dave} {
-		lc.send(t, "QUIT :bye")
-	}
+	rtt := chatInChannel(t, "#mix", "carol", carol, "dave", dave)
+	t.Logf("channel round trip carol → dave → carol in %v", rtt.Round(time.Millisecond))
 }
 
 // registerVia connects an IRC client to addr (a client tunnel) and
@@ -132,4 +121,25 @@ func registerVia(t *testing.T, addr, nick string, limit time.Duration) *lineConn
 		}
 		time.Sleep(2 * time.Second)
 	}
+}
+
+// chatInChannel has a and b (registered as an and bn) join channel and
+// say one line each, each line checked on the other side, then quit; it
+// returns the time from a's line to b's line arriving back at a.
+func chatInChannel(t *testing.T, channel, an string, a *lineConn, bn string, b *lineConn) time.Duration {
+	t.Helper()
+	ch := regexp.QuoteMeta(channel)
+	a.send(t, "JOIN "+channel)
+	a.wait(t, `^:`+an+`!\S+ JOIN :?`+ch, time.Minute)
+	b.send(t, "JOIN "+channel)
+	a.wait(t, `^:`+bn+`!\S+ JOIN :?`+ch, time.Minute)
+	start := time.Now()
+	a.send(t, "PRIVMSG "+channel+" :hello from "+an)
+	b.wait(t, `^:`+an+`!\S+ PRIVMSG `+ch+` :hello from `+an+`$`, time.Minute)
+	b.send(t, "PRIVMSG "+channel+" :hello from "+bn)
+	a.wait(t, `^:`+bn+`!\S+ PRIVMSG `+ch+` :hello from `+bn+`$`, time.Minute)
+	rtt := time.Since(start)
+	a.send(t, "QUIT :bye")
+	b.send(t, "QUIT :bye")
+	return rtt
 }

@@ -9,8 +9,6 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
-
-	"i2pbridge/deploy/testnet"
 )
 
 // TestEveryTunnelKindOverOurSAM (issue 8): an i2pbridge with backend sam,
@@ -27,13 +25,7 @@ func TestEveryTunnelKindOverOurSAM(t *testing.T) {
 	n := needBinary(t)
 	eb := embeddedBridge(t)
 	ctx := context.Background()
-	web, err := n.NS.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: testnet.EepsiteHandler(n.Big())}
-	go srv.Serve(web)
-	t.Cleanup(func() { srv.Close() })
+	web := startEepsiteServer(t, n)
 	ircd := startNgircd(t, n, needNgircd(t))
 	echo := sharedEcho(t)
 	theirEcho := i2pdEchoTunnel(t, n)
@@ -150,15 +142,7 @@ tunnels:
 		if m := erin.wait(t, ` 311 erin frank (\S+) (\S+) \* `, time.Minute); m[2] != st["irc"].Address {
 			t.Errorf("ngIRCd shows frank's host as %q, want the irc-client's b32 %s", m[2], st["irc"].Address)
 		}
-		erin.send(t, "JOIN #sam")
-		erin.wait(t, `^:erin!\S+ JOIN :?#sam`, time.Minute)
-		frank.send(t, "JOIN #sam")
-		erin.wait(t, `^:frank!\S+ JOIN :?#sam`, time.Minute)
-		erin.send(t, "PRIVMSG #sam :hi frank")
-		frank.wait(t, `^:erin!\S+ PRIVMSG #sam :hi frank$`, time.Minute)
-		frank.send(t, "PRIVMSG #sam :hi erin")
-		erin.wait(t, `^:frank!\S+ PRIVMSG #sam :hi erin$`, time.Minute)
-		erin.send(t, "QUIT :bye")
-		frank.send(t, "QUIT :bye")
+		rtt := chatInChannel(t, "#sam", "erin", erin, "frank", frank)
+		t.Logf("channel round trip erin → frank → erin in %v", rtt.Round(time.Millisecond))
 	})
 }

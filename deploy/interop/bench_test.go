@@ -38,13 +38,7 @@ import (
 func BenchmarkInterop(b *testing.B) {
 	n := needBinary(b)
 	ctx := context.Background()
-	web, err := n.NS.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv := &http.Server{Handler: testnet.EepsiteHandler(n.Big())}
-	go srv.Serve(web)
-	b.Cleanup(func() { srv.Close() })
+	web := startEepsiteServer(b, n)
 
 	type ours struct {
 		proc  *bridgeProc

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -511,4 +512,19 @@ func waitEchoEvery(ctx context.Context, addr string, limit, attempt time.Duratio
 		case <-time.After(time.Second):
 		}
 	}
+}
+
+// startEepsiteServer serves the testnet eepsite (index page and the
+// 20 MiB file) inside the namespace until the test ends, for server
+// tunnels to point at.
+func startEepsiteServer(t testing.TB, n *testnet.Network) net.Listener {
+	t.Helper()
+	web, err := n.NS.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: testnet.EepsiteHandler(n.Big())}
+	go srv.Serve(web)
+	t.Cleanup(func() { srv.Close() })
+	return web
 }

@@ -267,3 +267,16 @@ func serveDatagrams(t *testing.T, srv *sam.Server) *net.UDPAddr {
 func udpPort(pc net.PacketConn) string {
 	return strconv.Itoa(pc.LocalAddr().(*net.UDPAddr).Port)
 }
+
+// splitMessage renders a reply without its MESSAGE, and the MESSAGE: the
+// error tables match the first exactly and look for words in the second.
+func splitMessage(r sam.Line) (head, msg string) {
+	h := r
+	h.Args = nil
+	for _, a := range r.Args {
+		if a.Key != "MESSAGE" {
+			h.Args = append(h.Args, a)
+		}
+	}
+	return h.String(), r.Value("MESSAGE")
+}

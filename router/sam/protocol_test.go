@@ -141,15 +141,8 @@ func TestErrorReplies(t *testing.T) {
 	} {
 		c := hello(t, e.addrs[0])
 		r := c.cmd(tc.cmd)
-		msg := r.Value("MESSAGE")
-		head := r
-		head.Args = nil
-		for _, a := range r.Args {
-			if a.Key != "MESSAGE" {
-				head.Args = append(head.Args, a)
-			}
-		}
-		if head.String() != tc.result || !strings.Contains(msg, tc.msg) {
+		head, msg := splitMessage(r)
+		if head != tc.result || !strings.Contains(msg, tc.msg) {
 			t.Errorf("%.70s\n got: %v\nwant: %s MESSAGE=...%s...", tc.cmd, r, tc.result, tc.msg)
 			continue
 		}
@@ -210,15 +203,8 @@ func TestErrorReplies(t *testing.T) {
 		{"STREAM ACCEPT ID=web2", "STREAM STATUS RESULT=I2P_ERROR", `controls session "pr"`},
 	} {
 		r := prim.cmd(tc.cmd)
-		msg := r.Value("MESSAGE")
-		head := r
-		head.Args = nil
-		for _, a := range r.Args {
-			if a.Key != "MESSAGE" {
-				head.Args = append(head.Args, a)
-			}
-		}
-		if head.String() != tc.result || !strings.Contains(msg, tc.msg) {
+		head, msg := splitMessage(r)
+		if head != tc.result || !strings.Contains(msg, tc.msg) {
 			t.Errorf("%.70s\n got: %.200v\nwant: %.200s MESSAGE=...%s...", tc.cmd, r, tc.result, tc.msg)
 		}
 	}

@@ -229,26 +229,14 @@ var (
 // reserve registers sess under its ID and destination, so that a second
 // SESSION CREATE with either is refused while the first is still being
 // built.
-func (s *Server) reserve(sess *session) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	switch {
-	case s.state != serverServing:
-		return errNotServing
-	case s.sessions[sess.id] != nil:
-		return errDuplicatedID
-	case s.dests[sess.hash] != nil:
-		return errDuplicatedDest
-	}
-	s.sessions[sess.id] = sess
-	s.dests[sess.hash] = sess
-	return nil
-}
+func (s *Server) reserve(sess *session) error { return s.register(sess, true) }
 
 // reserveID registers a subsession under its ID alone: its destination
 // is its primary's, registered already. IDs are unique across the server,
 // subsessions included (samv3.html "SAM Sessions").
-func (s *Server) reserveID(sess *session) error {
+func (s *Server) reserveID(sess *session) error { return s.register(sess, false) }
+
+func (s *Server) register(sess *session, withDest bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
@@ -256,8 +244,13 @@ func (s *Server) reserveID(sess *session) error {
 		return errNotServing
 	case s.sessions[sess.id] != nil:
 		return errDuplicatedID
+	case withDest && s.dests[sess.hash] != nil:
+		return errDuplicatedDest
 	}
 	s.sessions[sess.id] = sess
+	if withDest {
+		s.dests[sess.hash] = sess
+	}
 	return nil
 }
 

@@ -50,22 +50,7 @@ func (s *switchingConn) SwitchPath(data.Destination) {
 // byte-identical, long before its resends would have run out.
 func TestStreamSwitchesPathAfterTimeouts(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		n := streamingtest.NewNetwork(streamingtest.Conditions{Delay: 50 * time.Millisecond})
-		defer n.Close()
-		keys := newKeys(t, 1)
-		sc := &switchingConn{Endpoint: n.Endpoint(keys.Destination())}
-		a, err := streaming.NewManager(streaming.Config{Keys: keys, Conn: sc})
-		if err != nil {
-			t.Fatal(err)
-		}
-		sc.Attach(a)
-		b := newManager(t, n, 2, nil)
-		defer a.Close()
-		defer b.Close()
-		ln, _ := b.Listen()
-		defer ln.Close()
-		p := &pair{net: n, a: a, b: b, ln: ln}
-		client, server := p.connect(t, 80)
+		sc, client, server := switchingPair(t, false)
 		want := randomBytes(4<<20, 7)
 		errs := make(chan error, 1)
 		go sendAll(client, want, errs)
@@ -145,22 +130,7 @@ func TestAckAllSendsAnAckOnIdleStreams(t *testing.T) {
 // MaxResends ends it, instead of using them up at the base RTO.
 func TestStreamWithNoWorkingPathKeepsBackingOff(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		n := streamingtest.NewNetwork(streamingtest.Conditions{Delay: 50 * time.Millisecond})
-		defer n.Close()
-		keys := newKeys(t, 1)
-		sc := &switchingConn{Endpoint: n.Endpoint(keys.Destination()), stuck: true}
-		a, err := streaming.NewManager(streaming.Config{Keys: keys, Conn: sc})
-		if err != nil {
-			t.Fatal(err)
-		}
-		sc.Attach(a)
-		b := newManager(t, n, 2, nil)
-		defer a.Close()
-		defer b.Close()
-		ln, _ := b.Listen()
-		defer ln.Close()
-		p := &pair{net: n, a: a, b: b, ln: ln}
-		client, server := p.connect(t, 80)
+		sc, client, server := switchingPair(t, true)
 		defer server.Close()
 		if _, err := client.Write([]byte("warm")); err != nil {
 			t.Fatal(err)
@@ -176,7 +146,7 @@ func TestStreamWithNoWorkingPathKeepsBackingOff(t *testing.T) {
 		if _, err := client.Write([]byte("lost")); err != nil {
 			t.Fatal(err)
 		}
-		_, err = client.Read(buf)
+		_, err := client.Read(buf)
 		took := time.Since(killed)
 		if !errors.Is(err, streaming.ErrTimeout) {
 			t.Fatalf("read on a stream with no path: %v, want ErrTimeout", err)
@@ -191,4 +161,30 @@ func TestStreamWithNoWorkingPathKeepsBackingOff(t *testing.T) {
 		}
 		t.Logf("gave up %v after the path died, %d path switches", took, switches)
 	})
+}
+
+// switchingPair connects a stream from a manager whose PacketConn is a
+// switchingConn (stuck: no second path works either) to a plain one, over
+// a network with 50 ms one-way delay. Cleanup closes everything.
+func switchingPair(t *testing.T, stuck bool) (*switchingConn, *streaming.Conn, *streaming.Conn) {
+	t.Helper()
+	n := streamingtest.NewNetwork(streamingtest.Conditions{Delay: 50 * time.Millisecond})
+	keys := newKeys(t, 1)
+	sc := &switchingConn{Endpoint: n.Endpoint(keys.Destination()), stuck: stuck}
+	a, err := streaming.NewManager(streaming.Config{Keys: keys, Conn: sc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.Attach(a)
+	b := newManager(t, n, 2, nil)
+	ln, _ := b.Listen()
+	t.Cleanup(func() {
+		ln.Close()
+		a.Close()
+		b.Close()
+		n.Close()
+	})
+	p := &pair{net: n, a: a, b: b, ln: ln}
+	client, server := p.connect(t, 80)
+	return sc, client, server
 }
