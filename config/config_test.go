@@ -427,7 +427,7 @@ tunnels:
 	want := []string{
 		"t.yaml:2: router.sam: 10.1.2.3:7656 is not on this machine: SAM is unencrypted and carries the tunnels' private keys; reach it over a trusted link only",
 		"t.yaml:6: tunnels[0].listen: 0.0.0.0:2222 accepts connections from the network: anyone who can reach it can use this tunnel",
-		"t.yaml:8: tunnels[0].outbound.length: 0 hops: this end of the tunnel is not anonymous",
+		"t.yaml:8: tunnels[0].outbound.length: 0 hops: this end of the tunnel is not anonymous (with an external router; the bundled router builds 1 hop)",
 	}
 	if got := f.Warnings(); !slices.Equal(got, want) {
 		t.Errorf("Warnings =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

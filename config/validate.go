@@ -387,7 +387,7 @@ func checkPool(p *problems, path string, pool Pool) {
 		if l := *pool.Length; l < 0 || l > maxLength {
 			p.errorf(field(path, "length"), "%d is out of range 0..%d", l, maxLength)
 		} else if l == 0 {
-			p.warnf(field(path, "length"), "0 hops: this end of the tunnel is not anonymous")
+			p.warnf(field(path, "length"), "0 hops: this end of the tunnel is not anonymous (with an external router; the bundled router builds 1 hop)")
 		}
 	}
 	if pool.Quantity != nil {

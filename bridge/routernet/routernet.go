@@ -132,6 +132,11 @@ func (n *Network) Close() error {
 // .lengthVariance and the same for outbound); unset ones stay zero, which
 // the router fills with its client defaults. Other options are ignored,
 // as routers ignore options they do not know.
+//
+// A length of 0 (a zero-hop tunnel, which i2pd builds) becomes
+// pool.MinLength: the bundled router builds no zero-hop client tunnels
+// (see pool.MinLength), and zero here would mean "the default", three
+// hops, the opposite of what was asked for.
 func PoolConfig(opts map[string]string) (in, out pool.DirConfig, err error) {
 	for key, v := range opts {
 		dir, field, ok := strings.Cut(key, ".")
@@ -156,6 +161,9 @@ func PoolConfig(opts map[string]string) (in, out pool.DirConfig, err error) {
 		n, perr := strconv.Atoi(v)
 		if perr != nil {
 			return in, out, fmt.Errorf("option %s=%q is not a number", key, v)
+		}
+		if field == "length" && n == 0 {
+			n = pool.MinLength
 		}
 		*p = n
 	}

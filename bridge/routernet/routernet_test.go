@@ -108,6 +108,11 @@ func TestPoolConfig(t *testing.T) {
 	if err != nil || in != (pool.DirConfig{Length: 1, Quantity: 3}) || out != (pool.DirConfig{Variance: -1}) {
 		t.Fatalf("PoolConfig: %+v %+v %v", in, out, err)
 	}
+	// Zero hops, asked for explicitly, is the shortest tunnel we build;
+	// not the three-hop default an unset length means.
+	if _, out, err := routernet.PoolConfig(map[string]string{"outbound.length": "0"}); err != nil || out.Length != pool.MinLength {
+		t.Fatalf("outbound.length 0: %+v %v, want length %d", out, err, pool.MinLength)
+	}
 	if _, _, err := routernet.PoolConfig(map[string]string{"outbound.length": "three"}); err == nil {
 		t.Fatal("a word as a length was accepted")
 	}
