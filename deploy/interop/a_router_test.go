@@ -1,6 +1,7 @@
 package interop
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -121,7 +122,7 @@ func embeddedBridge(t *testing.T) *bridgeProc {
 
 // addTunnels appends tunnel entries (YAML list items, indented two spaces)
 // to b's config and reloads it with SIGHUP.
-func addTunnels(t *testing.T, b *bridgeProc, items string) {
+func addTunnels(t testing.TB, b *bridgeProc, items string) {
 	t.Helper()
 	cfg, err := os.ReadFile(b.cfg)
 	if err != nil {
@@ -653,6 +654,73 @@ tunnels:
 	}
 	t.Logf("python SAM client (HELLO, SESSION CREATE, NAMING LOOKUP, STREAM CONNECT to the i2pd destination) in %v: %s",
 		time.Since(s).Round(time.Millisecond), strings.TrimSpace(string(out)))
+
+	// FORWARD: the script's session forwards incoming streams to its own
+	// listener; an i2pd client tunnel (router 1) dials the destination it
+	// prints, and 64 KiB come back through the script.
+	const n64 = 64 << 10
+	s = time.Now()
+	fwd := n.NS.Command(py, script, host, port, "forward", fmt.Sprint(n64))
+	var fwdErr bytes.Buffer
+	fwd.Stderr = &fwdErr
+	stdout, err := fwd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fwd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer fwd.Process.Kill()
+	lines := make(chan string, 4)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(nil, 64<<10)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	var first string
+	select {
+	case first = <-lines:
+	case <-time.After(time.Minute):
+	}
+	b64, ok := strings.CutPrefix(first, "DEST ")
+	dest, derr := data.ParseDestinationBase64(b64)
+	if !ok || derr != nil {
+		t.Fatalf("sam_client.py forward: first line %q (%v)\n%s", first, derr, fwdErr.String())
+	}
+	const viaI2pd = "127.0.0.1:4494"
+	i2pdTunnel(t, n, 1, "to-python-forward", fmt.Sprintf(
+		"type = client\naddress = 127.0.0.1\nport = 4494\ndestination = %s\ninbound.length = 1\noutbound.length = 1\n", dest.B32()))
+	c, _, attempts, err = waitEcho(ctx, viaI2pd, 3*time.Minute)
+	if err != nil {
+		t.Fatalf("i2pd client tunnel → FORWARD of the python session: %v\n%s", err, fwdErr.String())
+	}
+	// waitEcho sent 1 KiB; the rest makes n64, then the stream closes.
+	if _, err := echoOnce(c, payload(31, n64-1024), time.Minute); err != nil {
+		t.Fatalf("echo through FORWARD: %v", err)
+	}
+	c.Close()
+	var last string
+	select {
+	case last = <-lines:
+	case <-time.After(time.Minute):
+	}
+	if !strings.HasPrefix(last, "OK forward") {
+		t.Fatalf("sam_client.py forward said %q\n%s", last, fwdErr.String())
+	}
+	t.Logf("python SAM client FORWARD, i2pd dialling in (%d attempts) in %v: %s", attempts, time.Since(s).Round(time.Millisecond), last)
+
+	// Datagrams: two sessions of the script on our SAM server, a
+	// repliable datagram each way through SAM's UDP port.
+	_, udpPort, _ := net.SplitHostPort(ourSAMUDP)
+	s = time.Now()
+	out, err = n.NS.Command(py, script, host, port, "datagram", udpPort, "2000").CombinedOutput()
+	if err != nil {
+		t.Fatalf("python SAM client datagram: %v\n%s", err, out)
+	}
+	t.Logf("python SAM client repliable DATAGRAM round trip between two sessions in %v: %s", time.Since(s).Round(time.Millisecond), strings.TrimSpace(string(out)))
 }
 
 // The echo service and the i2pd server tunnel (router 4) in front of it,

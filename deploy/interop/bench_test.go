@@ -67,8 +67,27 @@ func BenchmarkInterop(b *testing.B) {
   netid: 99
   ntcp2: {listen: "198.18.0.%d:%d"}
   seed_dir: ./seed
-tunnels:
-  - name: web
+`, 111+i, 12411+i)); err != nil {
+			b.Fatal(err)
+		}
+		if err := p.start(); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { p.stop() })
+		routers[i] = ours{proc: p, site: site, proxy: proxy}
+	}
+	// The tunnels come once each router knows the whole network (the five
+	// i2pd routers and the other one of ours): built at once, a router
+	// seeded with one RouterInfo would put every tunnel through that one
+	// router for their ten minutes, and the pairs would measure it.
+	for _, r := range routers {
+		if waitUntil(ctx, 2*time.Minute, func() bool {
+			st, err := r.proc.routerStatus(ctx)
+			return err == nil && st.Routers >= testnet.NumRouters+1
+		}) < 0 {
+			b.Fatalf("%s does not know all %d other routers after 2 minutes", r.proc.name, testnet.NumRouters+1)
+		}
+		addTunnels(b, r.proc, fmt.Sprintf(`  - name: web
     type: http-server
     target: %s
     keys: web.dat
@@ -79,14 +98,7 @@ tunnels:
     listen: %s
     inbound: {length: 1, quantity: 2}
     outbound: {length: 1, quantity: 2}
-`, 111+i, 12411+i, web.Addr(), proxy)); err != nil {
-			b.Fatal(err)
-		}
-		if err := p.start(); err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { p.stop() })
-		routers[i] = ours{proc: p, site: site, proxy: proxy}
+`, web.Addr(), r.proxy))
 	}
 	for _, r := range routers {
 		if _, err := r.proc.waitRunning(ctx, 3*time.Minute, "web", "proxy"); err != nil {
@@ -180,6 +192,14 @@ tunnels:
 	}
 	for i, r := range routers {
 		fmt.Fprintf(&out, "  i2pbridge %d (bundled router + 2 tunnels): %s\n", i+1, rss(r.proc.pid()))
+	}
+	fmt.Fprintf(&out, "\ntunnels of the bundled routers' destinations (first 6 characters of each hop):\n")
+	for i, r := range routers {
+		for _, name := range []string{"web", "proxy"} {
+			if _, show, err := clientHops(ctx, r.proc, name); err == nil {
+				fmt.Fprintf(&out, "  i2pbridge %d %s: %s\n", i+1, name, show)
+			}
+		}
 	}
 	b.Logf("\n%s", out.String())
 	fmt.Print(out.String())
