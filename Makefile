@@ -36,7 +36,7 @@ test-unit:
 
 test-interop:
 	$(GO) test -count=1 -p 1 -timeout 10m -run '^TestInterop' ./router/...
-	$(GO) test -count=1 -timeout 15m -v ./deploy/interop/
+	$(GO) test -count=1 -timeout 20m -v ./deploy/interop/
 
 # The 10-minute runs against real i2pd that make test shortens: our tunnel
 # pools (1, 2, 3 hops) through i2pd hops, past the first replacement at 9.5

@@ -101,10 +101,14 @@ tunnels:
 	i2pdTunnel(t, n, ircI2pdRouter, "irc-to-sam", fmt.Sprintf(
 		"type = client\naddress = 127.0.0.1\nport = 4487\ndestination = %s\ninbound.length = 1\noutbound.length = 1\n", keys["ircd"]))
 
+	// The subtests run side by side: most of their time is i2pd's first
+	// LeaseSet lookup of each new destination (30–50 s), which overlaps.
 	t.Run("http-server", func(t *testing.T) {
+		t.Parallel()
 		fetchSuite(t, n, "i2pd's HTTP proxy → http-server over our SAM", n.ProxyClient(5*time.Minute), keys["web"])
 	})
 	t.Run("http-proxy", func(t *testing.T) {
+		t.Parallel()
 		client := &http.Client{Transport: &http.Transport{
 			Proxy:             http.ProxyURL(&url.URL{Scheme: "http", Host: eepproxy}),
 			DialContext:       n.NS.DialContext,
@@ -117,6 +121,7 @@ tunnels:
 		{"tcp-client", tcpClient},
 	} {
 		t.Run(way.name, func(t *testing.T) {
+			t.Parallel()
 			start := time.Now()
 			c, _, attempts, err := waitEcho(ctx, way.addr, 3*time.Minute)
 			if err != nil {
@@ -132,6 +137,7 @@ tunnels:
 		})
 	}
 	t.Run("irc", func(t *testing.T) {
+		t.Parallel()
 		start := time.Now()
 		erin := registerVia(t, i2pdToIRC, "erin", 3*time.Minute)
 		t.Logf("erin registered through i2pd → irc-server over our SAM after %v", time.Since(start).Round(time.Millisecond))
