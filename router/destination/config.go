@@ -94,9 +94,9 @@ type Tunnels interface {
 }
 
 // Path steers the choice of outbound tunnel for messages to one remote:
-// Prefer, the tunnel used so far, is kept while it works; Avoid is one the
-// remote's streams gave up on (see Destination.SwitchPath). Zero means
-// none.
+// Prefer is kept while it works (the destination leaves it zero and
+// spreads its messages); Avoid is one the remote's streams gave up on (see
+// Destination.SwitchPath) or that failed a send. Zero means none.
 type Path struct {
 	Prefer, Avoid i2np.TunnelID
 }

@@ -102,8 +102,9 @@ func TestLeaseSwitchesWhenATunnelExpires(t *testing.T) {
 }
 
 // TestSwitchPathTakesAnotherLeaseAndTunnel: messages to one remote keep
-// one lease and one outbound tunnel; SwitchPath (what the streams call
-// after repeated timeouts) moves both, and the new ones are kept.
+// one lease; SwitchPath (what the streams call after repeated timeouts)
+// moves to another lease and away from the outbound tunnel last used, and
+// the new lease is kept.
 func TestSwitchPathTakesAnotherLeaseAndTunnel(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := newTestNet(t)

@@ -30,7 +30,8 @@ type remote struct {
 	hasKey   bool
 	lease    data.Lease2 // current lease, kept while it lasts (i2pd's m_CurrentRemoteLease)
 	hasLease bool
-	path     Path // our outbound tunnel for it (i2pd's GarlicRoutingPath)
+	path     Path          // which of our outbound tunnels to avoid for it
+	lastOut  i2np.TunnelID // the outbound tunnel of the last message to it
 }
 
 // lookup is one network search for a LeaseSet; callers of the same key

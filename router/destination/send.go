@@ -193,7 +193,11 @@ func (d *Destination) CurrentLease(h data.Hash) (data.Lease2, bool) {
 }
 
 // sendOn seals cloves on s and sends the Garlic message to lease, the
-// current lease of remote to, through the outbound tunnel of to's path.
+// current lease of remote to, through one of our outbound tunnels other
+// than the one to's path avoids. Messages are spread over the tunnels, not
+// kept on one: a hundred streams to one remote on a single tunnel
+// overloaded its hops and lost their packets (routertest's hundred
+// streams); reordering between tunnels is the streams' to tolerate.
 func (d *Destination) sendOn(ctx context.Context, now time.Time, to data.Hash, s *garlic.Session, lease data.Lease2, cloves []i2np.Clove) error {
 	m, sealed, err := s.Wrap(now, garlic.Outgoing{Cloves: cloves})
 	if err != nil {
@@ -217,10 +221,19 @@ func (d *Destination) sendOn(ctx context.Context, now time.Time, to data.Hash, s
 		Delivery: tunnel.Delivery{Type: tunnel.DeliveryTunnel, Hash: lease.Gateway, TunnelID: i2np.TunnelID(lease.TunnelID)},
 		Msg:      m,
 	}})
-	if err == nil && used != path.Prefer {
+	if err == nil && used != 0 {
 		d.mu.Lock()
 		if r := d.remotes[to]; r != nil {
-			r.path.Prefer = used
+			r.lastOut = used
+		}
+		d.mu.Unlock()
+	}
+	if err != nil && used != 0 {
+		// The tunnel could not take it (its first hop is unreachable):
+		// the next messages to this remote go another way.
+		d.mu.Lock()
+		if r := d.remotes[to]; r != nil {
+			r.path.Avoid = used
 		}
 		d.mu.Unlock()
 	}
@@ -241,7 +254,7 @@ func (d *Destination) SwitchPath(h data.Hash) {
 	if r == nil {
 		return
 	}
-	r.path = Path{Avoid: r.path.Prefer}
+	r.path = Path{Avoid: r.lastOut}
 	if !r.hasLease {
 		return
 	}
