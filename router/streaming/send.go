@@ -234,17 +234,9 @@ func (s *sender) onAck(now time.Time, ackThrough uint32, nacks []uint32) int {
 		}
 		if op.seq < ackThrough && nacked(op.seq) {
 			op.nacks++
-			// NACKed twice, and not sent within the last round trip plus
-			// a quarter (RACK's reordering window, RFC 8985 §6.2): a
-			// packet that only took a slower path than its successors
-			// (tunnel messages overtake each other) is still on its way
-			// when the first NACKs come back, a round trip after it was
-			// sent. Without the window every reordering cost a resend and
-			// halved the window, and two of our own streams stayed at a
-			// window of about six packets. The same wait keeps a
-			// retransmission from being NACKed by ACKs that left before it
-			// arrived.
-			if op.nacks >= 2 && !op.lost && now.Sub(op.lastSent) >= s.rto.srtt+s.rto.srtt/4 {
+			// A retransmission can be NACKed by ACKs that left before it
+			// arrived; give it a round trip before declaring it lost again.
+			if op.nacks >= 2 && !op.lost && (op.sends == 1 || now.Sub(op.lastSent) >= s.rto.srtt) {
 				s.setLost(op, true)
 				loss = true
 			}

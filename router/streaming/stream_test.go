@@ -768,30 +768,3 @@ func TestLostSynReplyResentOnDuplicateSYN(t *testing.T) {
 		c.Close()
 	})
 }
-
-// TestReorderingIsNotLoss: on a link that reorders (each packet delayed
-// 20–30 ms, none lost), a stream sends no retransmission to speak of and
-// its window grows; tunnels reorder like this, and treating it as loss
-// kept two of our own streams at a window of six packets (0.2 MiB/s here).
-func TestReorderingIsNotLoss(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		p := newPair(t, streamingtest.Conditions{Delay: 20 * time.Millisecond, Jitter: 10 * time.Millisecond, Seed: 5}, nil)
-		client, server := p.connect(t, 80)
-		want := randomBytes(8<<20, 9)
-		errs := make(chan error, 2)
-		start := time.Now()
-		go sendAll(client, want, errs)
-		go recvAll(server, want, errs)
-		for range 2 {
-			if err := <-errs; err != nil {
-				t.Fatal(err)
-			}
-		}
-		took := time.Since(start)
-		st := client.Stats()
-		if st.Retransmissions > 5 || st.Window < 64 {
-			t.Errorf("8 MiB over a reordering link in %v: %d retransmissions, window %d", took, st.Retransmissions, st.Window)
-		}
-		t.Logf("8 MiB in %v (%.1f MiB/s), %d retransmissions, window %d", took, 8/took.Seconds(), st.Retransmissions, st.Window)
-	})
-}
