@@ -86,19 +86,11 @@ type Tunnels interface {
 	// Inbound returns our live inbound tunnels: the leases of our
 	// LeaseSet and the reply tunnels of lookups and stores.
 	Inbound() []InboundTunnel
-	// Send passes blocks through one of our outbound tunnels, path.Prefer
-	// while it is usable, and returns the one it used. It should not block
-	// for long, and fails (ErrNoTunnels, wrapped) when there is no
-	// outbound tunnel.
-	Send(ctx context.Context, path Path, blocks []tunnel.Block) (i2np.TunnelID, error)
-}
-
-// Path steers the choice of outbound tunnel for messages to one remote:
-// Prefer is kept while it works (the destination leaves it zero and
-// spreads its messages); Avoid is one the remote's streams gave up on (see
-// Destination.SwitchPath) or that failed a send. Zero means none.
-type Path struct {
-	Prefer, Avoid i2np.TunnelID
+	// Send passes blocks through one of our outbound tunnels other than
+	// avoid (when another exists; zero avoids nothing) and returns the one
+	// it used. It should not block for long, and fails (ErrNoTunnels,
+	// wrapped) when there is no outbound tunnel.
+	Send(ctx context.Context, avoid i2np.TunnelID, blocks []tunnel.Block) (i2np.TunnelID, error)
 }
 
 // Floodfill is a floodfill router to store at or ask: its hash and the

@@ -30,7 +30,7 @@ type remote struct {
 	hasKey   bool
 	lease    data.Lease2 // current lease, kept while it lasts (i2pd's m_CurrentRemoteLease)
 	hasLease bool
-	path     Path          // which of our outbound tunnels to avoid for it
+	avoid    i2np.TunnelID // an outbound tunnel that failed messages to it
 	lastOut  i2np.TunnelID // the outbound tunnel of the last message to it
 }
 

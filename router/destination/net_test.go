@@ -180,20 +180,17 @@ func (f *fakeTunnels) Inbound() []InboundTunnel {
 }
 
 // Send delivers at once. The fake has two outbound tunnels, IDs 1 and 2:
-// it keeps path.Prefer, else takes 1 unless told to avoid it.
-func (f *fakeTunnels) Send(_ context.Context, path Path, blocks []tunnel.Block) (i2np.TunnelID, error) {
+// it takes 1 unless told to avoid it.
+func (f *fakeTunnels) Send(_ context.Context, avoid i2np.TunnelID, blocks []tunnel.Block) (i2np.TunnelID, error) {
 	f.mu.Lock()
 	no := f.noOutbound
 	f.mu.Unlock()
 	if no {
 		return 0, fmt.Errorf("%w: fake pool has no outbound tunnel", ErrNoTunnels)
 	}
-	used := path.Prefer
-	if used == 0 {
-		used = 1
-		if path.Avoid == 1 {
-			used = 2
-		}
+	used := i2np.TunnelID(1)
+	if avoid == 1 {
+		used = 2
 	}
 	for _, b := range blocks {
 		switch b.Delivery.Type {

@@ -212,28 +212,24 @@ func (d *Destination) sendOn(ctx context.Context, now time.Time, to data.Hash, s
 	case garlic.KindExistingSession:
 		d.stats.SentES++
 	}
-	var path Path
+	var avoid i2np.TunnelID
 	if r := d.remotes[to]; r != nil {
-		path = r.path
+		avoid = r.avoid
 	}
 	d.mu.Unlock()
-	used, err := d.cfg.Tunnels.Send(ctx, path, []tunnel.Block{{
+	used, err := d.cfg.Tunnels.Send(ctx, avoid, []tunnel.Block{{
 		Delivery: tunnel.Delivery{Type: tunnel.DeliveryTunnel, Hash: lease.Gateway, TunnelID: i2np.TunnelID(lease.TunnelID)},
 		Msg:      m,
 	}})
-	if err == nil && used != 0 {
+	if used != 0 {
 		d.mu.Lock()
 		if r := d.remotes[to]; r != nil {
 			r.lastOut = used
-		}
-		d.mu.Unlock()
-	}
-	if err != nil && used != 0 {
-		// The tunnel could not take it (its first hop is unreachable):
-		// the next messages to this remote go another way.
-		d.mu.Lock()
-		if r := d.remotes[to]; r != nil {
-			r.path.Avoid = used
+			if err != nil {
+				// The tunnel could not take it (its first hop is
+				// unreachable): the next messages go another way.
+				r.avoid = used
+			}
 		}
 		d.mu.Unlock()
 	}
@@ -254,7 +250,7 @@ func (d *Destination) SwitchPath(h data.Hash) {
 	if r == nil {
 		return
 	}
-	r.path = Path{Avoid: r.lastOut}
+	r.avoid = r.lastOut
 	if !r.hasLease {
 		return
 	}
@@ -270,7 +266,7 @@ func (d *Destination) SwitchPath(h data.Hash) {
 		r.lease = others[d.randomIntN(len(others))]
 	}
 	d.stats.PathSwitches++
-	d.log.Debug("path switched", "remote", h.Short(), "lease", r.lease.Gateway.Short(), "avoid", r.path.Avoid)
+	d.log.Debug("path switched", "remote", h.Short(), "lease", r.lease.Gateway.Short(), "avoid", r.avoid)
 }
 
 // Dial opens a stream to port on the destination with hash to, looking

@@ -476,38 +476,18 @@ func (p *Pool) PickInbound() (*tunnel.InboundTunnel, error) {
 // PickOutbound returns one of the live outbound tunnels at random
 // (ErrNoTunnel when there is none), preferring those whose last test did
 // not fail.
-func (p *Pool) PickOutbound() (*tunnel.OutboundTunnel, error) {
-	now := p.cfg.Now()
-	p.mu.Lock()
-	v, ok := p.pickView(live(p.snap.out, now))
-	p.mu.Unlock()
-	if !ok {
-		return nil, fmt.Errorf("%w: pool %q has no outbound tunnel", ErrNoTunnel, p.cfg.Name)
-	}
-	return v.out, nil
-}
+func (p *Pool) PickOutbound() (*tunnel.OutboundTunnel, error) { return p.PickOutboundAvoiding(0) }
 
-// PickOutboundFor returns the outbound tunnel a stream of messages to one
-// remote should use: prefer while it is live and its last test did not
-// fail (messages of one path arrive in order and a loss says something
-// about that path), else one at random preferring tested ones, other
-// than avoid when another exists (a caller switching away from a path
-// that stopped working). i2pd keeps such a path per remote as well
-// (GarlicRoutingPath).
-func (p *Pool) PickOutboundFor(prefer, avoid i2np.TunnelID) (*tunnel.OutboundTunnel, error) {
+// PickOutboundAvoiding is PickOutbound leaving out the tunnel avoid while
+// another exists: a caller moving messages away from a tunnel that failed
+// them (zero avoids nothing).
+func (p *Pool) PickOutboundAvoiding(avoid i2np.TunnelID) (*tunnel.OutboundTunnel, error) {
 	now := p.cfg.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	vs := live(p.snap.out, now)
-	if prefer != 0 {
-		for _, v := range vs {
-			if v.out.ID() == prefer && v.state != tunnelSuspect {
-				return v.out, nil
-			}
-		}
-	}
 	if avoid != 0 && len(vs) > 1 {
-		vs = slices.DeleteFunc(slices.Clone(vs), func(v view) bool { return v.out.ID() == avoid })
+		vs = slices.DeleteFunc(vs, func(v view) bool { return v.out.ID() == avoid })
 	}
 	v, ok := p.pickView(vs)
 	if !ok {

@@ -540,99 +540,22 @@ func TestHandleDeliveryStatusChecksTunnel(t *testing.T) {
 // stubNode is a Node for tests that never reach it.
 type stubNode struct{ Node }
 
-// checkPickFor: PickOutboundFor keeps a live preferred tunnel and steers
-// clear of the avoided one while another exists.
+// checkPickFor: PickOutboundAvoiding steers clear of the avoided tunnel
+// while another exists.
 func checkPickFor(t *testing.T, p *Pool, outs []*tunnel.OutboundTunnel) {
 	t.Helper()
 	for _, ob := range outs {
-		got, err := p.PickOutboundFor(ob.ID(), 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		// A tunnel whose last test failed is not kept; tests pass here.
-		if got.ID() != ob.ID() {
-			t.Fatalf("PickOutboundFor(%d) chose %d", ob.ID(), got.ID())
-		}
 		for range 10 {
-			got, err := p.PickOutboundFor(0, ob.ID())
+			got, err := p.PickOutboundAvoiding(ob.ID())
 			if err != nil {
 				t.Fatal(err)
 			}
 			if got.ID() == ob.ID() {
-				t.Fatalf("PickOutboundFor avoiding %d chose it among %d tunnels", ob.ID(), len(outs))
+				t.Fatalf("PickOutboundAvoiding(%d) chose it among %d tunnels", ob.ID(), len(outs))
 			}
 		}
 	}
-	if got, err := p.PickOutboundFor(12345, 0); err != nil || got == nil {
-		t.Fatalf("PickOutboundFor an unknown tunnel: %v", err)
+	if got, err := p.PickOutboundAvoiding(12345); err != nil || got == nil {
+		t.Fatalf("PickOutboundAvoiding an unknown tunnel: %v", err)
 	}
-}
-
-// PeerDown drops at once every tunnel whose hop next to us is the peer
-// (an outbound tunnel's first hop, an inbound tunnel's last), strikes
-// those with it further along, and the pool builds replacements.
-func TestPoolDropsTunnelsNextToUnreachablePeer(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		net := newSimNet(t, 41, 10, simOptions{})
-		creator := net.order[0]
-		in, out := dirs(2, 0, 3)
-		p := startPool(t, creator, Config{Peers: PeersFunc(func() []Candidate { return net.candidates() }), Inbound: in, Outbound: out})
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if err := p.WaitReady(ctx); err != nil {
-			t.Fatal(err)
-		}
-		waitFor(t, time.Minute, "3 tunnels each way", func() bool {
-			st := p.Stats()
-			return st.Inbound == 3 && st.Outbound == 3
-		})
-		ins, outs := p.Inbound(), p.Outbound()
-		down := ins[0].Hops()[len(ins[0].Hops())-1].Hash
-		var next, further []uint32
-		for _, t := range ins {
-			hops := t.Hops()
-			switch {
-			case hops[len(hops)-1].Hash == down:
-				next = append(next, uint32(t.ID()))
-			case hasHop(hops, down):
-				further = append(further, uint32(t.ID()))
-			}
-		}
-		for _, t := range outs {
-			hops := t.Hops()
-			switch {
-			case hops[0].Hash == down:
-				next = append(next, uint32(t.ID()))
-			case hasHop(hops, down):
-				further = append(further, uint32(t.ID()))
-			}
-		}
-		dropped := p.Stats().Dropped
-		p.PeerDown(down)
-		synctest.Wait()
-		live := map[uint32]bool{}
-		for _, t := range p.Inbound() {
-			live[uint32(t.ID())] = true
-		}
-		for _, t := range p.Outbound() {
-			live[uint32(t.ID())] = true
-		}
-		for _, id := range next {
-			if live[id] {
-				t.Errorf("tunnel %d, next to the unreachable peer, still served", id)
-			}
-		}
-		for _, id := range further {
-			if !live[id] {
-				t.Errorf("tunnel %d, with the peer further along, dropped on one report", id)
-			}
-		}
-		if got := p.Stats().Dropped - dropped; got != uint64(len(next)) {
-			t.Errorf("%d tunnels dropped, want %d", got, len(next))
-		}
-		waitFor(t, time.Minute, "replacements", func() bool {
-			st := p.Stats()
-			return st.Inbound == 3 && st.Outbound == 3
-		})
-	})
 }
