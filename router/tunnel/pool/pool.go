@@ -473,15 +473,51 @@ func (p *Pool) PickInbound() (*tunnel.InboundTunnel, error) {
 	return v.in, nil
 }
 
+// HasHop reports whether h is a hop of one of the pool's live tunnels.
+func (p *Pool) HasHop(h data.Hash) bool {
+	now := p.cfg.Now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, v := range live(p.snap.in, now) {
+		if hasHash(v.in.Hops(), h) {
+			return true
+		}
+	}
+	for _, v := range live(p.snap.out, now) {
+		if hasHash(v.out.Hops(), h) {
+			return true
+		}
+	}
+	return false
+}
+
 // PickOutbound returns one of the live outbound tunnels at random
 // (ErrNoTunnel when there is none), preferring those whose last test did
 // not fail.
-func (p *Pool) PickOutbound() (*tunnel.OutboundTunnel, error) { return p.PickOutboundAvoiding(0) }
+func (p *Pool) PickOutbound() (*tunnel.OutboundTunnel, error) { return p.PickOutboundFor(0, 0) }
 
 // PickOutboundAvoiding is PickOutbound leaving out the tunnel avoid while
 // another exists: a caller moving messages away from a tunnel that failed
 // them (zero avoids nothing).
 func (p *Pool) PickOutboundAvoiding(avoid i2np.TunnelID) (*tunnel.OutboundTunnel, error) {
+	return p.PickOutboundFor(0, avoid)
+}
+
+// PickOutboundFor is PickOutboundAvoiding for the messages of one flow (a
+// stream): every message of a nonzero flow takes the same tunnel while
+// the tunnel set allows, chosen by rendezvous hashing of the flow and the
+// tunnel IDs, so that
+//   - one stream's packets are not reordered by tunnels of different
+//     delays: the peer's streaming takes a reordered packet for a lost one,
+//     halving its window, and a bulk stream spread over three tunnels
+//     crawled at a tenth of its speed;
+//   - many streams still spread over all tunnels (one tunnel carrying a
+//     hundred streams overloaded its hops);
+//   - a tunnel that appears or goes moves only the flows that pick it or
+//     picked it.
+//
+// Flow zero picks at random.
+func (p *Pool) PickOutboundFor(flow uint64, avoid i2np.TunnelID) (*tunnel.OutboundTunnel, error) {
 	now := p.cfg.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -489,11 +525,50 @@ func (p *Pool) PickOutboundAvoiding(avoid i2np.TunnelID) (*tunnel.OutboundTunnel
 	if avoid != 0 && len(vs) > 1 {
 		vs = slices.DeleteFunc(vs, func(v view) bool { return v.out.ID() == avoid })
 	}
-	v, ok := p.pickView(vs)
+	var (
+		v  view
+		ok bool
+	)
+	if flow == 0 {
+		v, ok = p.pickView(vs)
+	} else {
+		v, ok = pickFlow(vs, flow)
+	}
 	if !ok {
 		return nil, fmt.Errorf("%w: pool %q has no outbound tunnel", ErrNoTunnel, p.cfg.Name)
 	}
 	return v.out, nil
+}
+
+// pickFlow is pickView's rendezvous-hashing twin: of the tunnels whose
+// last test did not fail (all of them when every one did), the one whose
+// ID scores highest with flow.
+func pickFlow(vs []view, flow uint64) (view, bool) {
+	best, found := view{}, false
+	var top uint64
+	key := mix64(flow)
+	for pass := 0; pass < 2 && !found; pass++ {
+		for _, v := range vs {
+			if pass == 0 && v.state == tunnelSuspect {
+				continue
+			}
+			if sc := mix64(key + uint64(v.out.ID())); !found || sc > top {
+				best, top, found = v, sc, true
+			}
+		}
+	}
+	return best, found
+}
+
+// mix64 is the splitmix64 finalizer: every input bit moves every output
+// bit, which rendezvous hashing needs of its scores.
+func mix64(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return x
 }
 
 // Stats returns the counters as of the loop's last pass.

@@ -11,6 +11,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"i2pbridge/router/i2np"
 	"i2pbridge/router/tunnel"
 )
 
@@ -557,5 +558,39 @@ func checkPickFor(t *testing.T, p *Pool, outs []*tunnel.OutboundTunnel) {
 	}
 	if got, err := p.PickOutboundAvoiding(12345); err != nil || got == nil {
 		t.Fatalf("PickOutboundAvoiding an unknown tunnel: %v", err)
+	}
+	// A flow keeps its tunnel, flows spread over all tunnels, and avoiding
+	// a tunnel moves only the flows that were on it.
+	if len(outs) < 2 {
+		return
+	}
+	pick := func(flow uint64, avoid i2np.TunnelID) i2np.TunnelID {
+		t.Helper()
+		got, err := p.PickOutboundFor(flow, avoid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got.ID()
+	}
+	used := map[i2np.TunnelID]int{}
+	for flow := uint64(1); flow <= 200; flow++ {
+		id := pick(flow, 0)
+		used[id]++
+		if again := pick(flow, 0); again != id {
+			t.Fatalf("flow %d took tunnel %d, then %d", flow, id, again)
+		}
+		other := outs[0].ID()
+		if other == id {
+			other = outs[1].ID()
+		}
+		if got := pick(flow, other); got != id {
+			t.Fatalf("flow %d moved from %d to %d when %d was avoided", flow, id, got, other)
+		}
+		if got := pick(flow, id); got == id {
+			t.Fatalf("flow %d kept the avoided tunnel %d", flow, id)
+		}
+	}
+	if len(used) != len(outs) {
+		t.Fatalf("200 flows used %d of %d tunnels: %v", len(used), len(outs), used)
 	}
 }
