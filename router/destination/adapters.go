@@ -41,10 +41,10 @@ func (p PoolTunnels) Inbound() []InboundTunnel {
 	return out
 }
 
-// Send picks an outbound tunnel (pool.PickOutboundAvoiding) and sends
-// blocks through it.
-func (p PoolTunnels) Send(ctx context.Context, avoid i2np.TunnelID, blocks []tunnel.Block) (i2np.TunnelID, error) {
-	t, err := p.Pool.PickOutboundAvoiding(avoid)
+// Send picks an outbound tunnel (pool.PickOutboundFor) and sends blocks
+// through it.
+func (p PoolTunnels) Send(ctx context.Context, flow uint64, avoid i2np.TunnelID, blocks []tunnel.Block) (i2np.TunnelID, error) {
+	t, err := p.Pool.PickOutboundFor(flow, avoid)
 	if err != nil {
 		return 0, fmt.Errorf("%w: %w", ErrNoTunnels, err)
 	}

@@ -88,9 +88,10 @@ type Tunnels interface {
 	Inbound() []InboundTunnel
 	// Send passes blocks through one of our outbound tunnels other than
 	// avoid (when another exists; zero avoids nothing) and returns the one
-	// it used. It should not block for long, and fails (ErrNoTunnels,
-	// wrapped) when there is no outbound tunnel.
-	Send(ctx context.Context, avoid i2np.TunnelID, blocks []tunnel.Block) (i2np.TunnelID, error)
+	// it used: the same one for every message of a nonzero flow while it
+	// lasts (pool.Pool.PickOutboundFor). It should not block for long, and
+	// fails (ErrNoTunnels, wrapped) when there is no outbound tunnel.
+	Send(ctx context.Context, flow uint64, avoid i2np.TunnelID, blocks []tunnel.Block) (i2np.TunnelID, error)
 }
 
 // Floodfill is a floodfill router to store at or ask: its hash and the

@@ -28,7 +28,7 @@ func (d *Destination) SendDatagram(ctx context.Context, to data.Hash, srcPort, d
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	return d.send(ctx, to, payload.Payload{SrcPort: srcPort, DstPort: dstPort, Protocol: payload.ProtoDatagram, Data: b}, payload.LevelDefault, true)
+	return d.send(ctx, to, payload.Payload{SrcPort: srcPort, DstPort: dstPort, Protocol: payload.ProtoDatagram, Data: b}, payload.LevelDefault, true, 0)
 }
 
 // SendRaw sends a raw datagram (protocol 18): p alone, with no sender.
@@ -37,7 +37,7 @@ func (d *Destination) SendRaw(ctx context.Context, to data.Hash, srcPort, dstPor
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	return d.send(ctx, to, payload.Payload{SrcPort: srcPort, DstPort: dstPort, Protocol: payload.ProtoRaw, Data: b}, payload.LevelStored, true)
+	return d.send(ctx, to, payload.Payload{SrcPort: srcPort, DstPort: dstPort, Protocol: payload.ProtoRaw, Data: b}, payload.LevelStored, true, 0)
 }
 
 // ReceiveDatagram returns the next received datagram, waiting for one

@@ -348,7 +348,7 @@ func (d *Destination) sendToRouter(ctx context.Context, now time.Time, ff Floodf
 	}
 	sctx, cancel := context.WithTimeout(ctx, sendTimeout)
 	defer cancel()
-	_, err = d.cfg.Tunnels.Send(sctx, 0, []tunnel.Block{{Delivery: tunnel.Delivery{Type: tunnel.DeliveryRouter, Hash: ff.Hash}, Msg: g}})
+	_, err = d.cfg.Tunnels.Send(sctx, 0, 0, []tunnel.Block{{Delivery: tunnel.Delivery{Type: tunnel.DeliveryRouter, Hash: ff.Hash}, Msg: g}})
 	return err
 }
 

@@ -181,7 +181,7 @@ func (f *fakeTunnels) Inbound() []InboundTunnel {
 
 // Send delivers at once. The fake has two outbound tunnels, IDs 1 and 2:
 // it takes 1 unless told to avoid it.
-func (f *fakeTunnels) Send(_ context.Context, avoid i2np.TunnelID, blocks []tunnel.Block) (i2np.TunnelID, error) {
+func (f *fakeTunnels) Send(_ context.Context, _ uint64, avoid i2np.TunnelID, blocks []tunnel.Block) (i2np.TunnelID, error) {
 	f.mu.Lock()
 	no := f.noOutbound
 	f.mu.Unlock()

@@ -188,7 +188,7 @@ func (d *Destination) sendOwedReplies(ctx context.Context, now time.Time) {
 	d.mu.Unlock()
 	for _, j := range jobs {
 		sctx, cancel := context.WithTimeout(ctx, sendTimeout)
-		if err := d.sendOn(sctx, now, j.to, j.s, j.lease, nil); err != nil {
+		if err := d.sendOn(sctx, now, j.to, j.s, j.lease, 0, nil); err != nil {
 			d.log.Debug("owed ratchet reply not sent", "err", err)
 		}
 		cancel()

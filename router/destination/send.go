@@ -2,6 +2,7 @@ package destination
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
@@ -30,13 +31,14 @@ func (d *Destination) Send(ctx context.Context, to data.Hash, p payload.Payload)
 	if p.Protocol == payload.ProtoDatagram {
 		level = payload.LevelDefault
 	}
-	return d.send(ctx, to, p, level, true)
+	return d.send(ctx, to, p, level, true, 0)
 }
 
 // send is Send with the compression level; lookup says whether a missing
 // LeaseSet may be waited for (otherwise a lookup starts in the background
-// and the message is dropped).
-func (d *Destination) send(ctx context.Context, to data.Hash, p payload.Payload, level int, lookup bool) error {
+// and the message is dropped). Messages of one nonzero flow (a stream)
+// keep to one outbound tunnel (pool.Pool.PickOutboundFor).
+func (d *Destination) send(ctx context.Context, to data.Hash, p payload.Payload, level int, lookup bool, flow uint64) error {
 	if d.isClosed() {
 		return fmt.Errorf("send: %w", ErrClosed)
 	}
@@ -64,7 +66,7 @@ func (d *Destination) send(ctx context.Context, to data.Hash, p payload.Payload,
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	s := d.awaitReply(ctx, d.keyring.SessionFor(now, key), key)
-	if err := d.sendOn(ctx, d.now(), to, s, lease, []i2np.Clove{garlic.MessageClove(dm, &to)}); err != nil {
+	if err := d.sendOn(ctx, d.now(), to, s, lease, flow, []i2np.Clove{garlic.MessageClove(dm, &to)}); err != nil {
 		return fmt.Errorf("send to %s: %w", to.Short(), err)
 	}
 	return nil
@@ -194,11 +196,12 @@ func (d *Destination) CurrentLease(h data.Hash) (data.Lease2, bool) {
 
 // sendOn seals cloves on s and sends the Garlic message to lease, the
 // current lease of remote to, through one of our outbound tunnels other
-// than the one to's path avoids. Messages are spread over the tunnels, not
-// kept on one: a hundred streams to one remote on a single tunnel
+// than the one to's path avoids. The messages of one flow keep to one
+// tunnel, so that a stream's packets arrive in order; the flows to one
+// remote spread over the tunnels: a hundred streams on a single tunnel
 // overloaded its hops and lost their packets (routertest's hundred
-// streams); reordering between tunnels is the streams' to tolerate.
-func (d *Destination) sendOn(ctx context.Context, now time.Time, to data.Hash, s *garlic.Session, lease data.Lease2, cloves []i2np.Clove) error {
+// streams). Flow zero takes any tunnel.
+func (d *Destination) sendOn(ctx context.Context, now time.Time, to data.Hash, s *garlic.Session, lease data.Lease2, flow uint64, cloves []i2np.Clove) error {
 	m, sealed, err := s.Wrap(now, garlic.Outgoing{Cloves: cloves})
 	if err != nil {
 		return err
@@ -217,7 +220,7 @@ func (d *Destination) sendOn(ctx context.Context, now time.Time, to data.Hash, s
 		avoid = r.avoid
 	}
 	d.mu.Unlock()
-	used, err := d.cfg.Tunnels.Send(ctx, avoid, []tunnel.Block{{
+	used, err := d.cfg.Tunnels.Send(ctx, flow, avoid, []tunnel.Block{{
 		Delivery: tunnel.Delivery{Type: tunnel.DeliveryTunnel, Hash: lease.Gateway, TunnelID: i2np.TunnelID(lease.TunnelID)},
 		Msg:      m,
 	}})
@@ -301,7 +304,7 @@ func (c packetConn) SendPacket(ctx context.Context, remote data.Destination, fro
 	if isSYN(pkt) {
 		level = payload.LevelDefault
 	}
-	return c.d.send(ctx, remote.Hash(), payload.Payload{SrcPort: fromPort, DstPort: toPort, Protocol: payload.ProtoStreaming, Data: pkt}, level, false)
+	return c.d.send(ctx, remote.Hash(), payload.Payload{SrcPort: fromPort, DstPort: toPort, Protocol: payload.ProtoStreaming, Data: pkt}, level, false, streamFlow(pkt))
 }
 
 // SwitchPath moves the packets to remote to another lease and outbound
@@ -319,4 +322,15 @@ func isSYN(pkt []byte) bool {
 	}
 	off := nackCountOff + 1 + 4*int(pkt[nackCountOff]) + 1
 	return len(pkt) >= off+2 && pkt[off+1]&byte(streaming.FlagSYN) != 0
+}
+
+// streamFlow names the stream a streaming packet belongs to, for sendOn:
+// its Receive Stream ID, which is the sender's own ID for the stream and
+// set from the SYN on (streaming.rst §"Packet Format"). Zero when the
+// packet is too short or carries none (a RESET to an unknown stream).
+func streamFlow(pkt []byte) uint64 {
+	if len(pkt) < 8 {
+		return 0
+	}
+	return uint64(binary.BigEndian.Uint32(pkt[4:8]))
 }
