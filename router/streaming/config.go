@@ -85,6 +85,13 @@ type Config struct {
 	// MaxResends is how often one packet is retransmitted before the
 	// stream fails with ErrTimeout. Default 8 (Java maxResends; i2pd 6).
 	MaxResends int
+	// MinGiveUp is how long a packet must have waited for its ACK, at
+	// least, before MaxResends ends the stream. Default 60 s. The count
+	// alone is no measure of time: on a fast path the RTO is 100 ms and
+	// eight doubling resends take seven seconds, less than it takes to
+	// replace a tunnel whose hop died and tell the peer about the new
+	// lease. i2pd, whose second resend waits 9 s, holds out minutes.
+	MinGiveUp time.Duration
 	// AckDelay is the longest an ACK for in-order data is held back to be
 	// piggybacked. Default 200 ms (i2pd's default
 	// i2p.streaming.initialAckDelay).
@@ -164,6 +171,7 @@ func (c Config) withDefaults() (Config, error) {
 	setDur(&c.MinRTO, 100*time.Millisecond)
 	setDur(&c.MaxRTO, 45*time.Second)
 	setInt(&c.MaxResends, 8)
+	setDur(&c.MinGiveUp, 60*time.Second)
 	setDur(&c.AckDelay, 200*time.Millisecond)
 	setInt(&c.AckEvery, 8)
 	setDur(&c.InactivityTimeout, 90*time.Second)

@@ -56,8 +56,8 @@
 // timeout in a row the stream asks a PacketConn that is a PathSwitcher for
 // another path (the destination moves to another lease and outbound
 // tunnel: a dead tunnel hop) and restarts its timer from the measured
-// RTO. After MaxResends retransmissions of a packet the stream fails with
-// ErrTimeout.
+// RTO. After MaxResends retransmissions of a packet, once it has waited
+// MinGiveUp (60 s) for its ACK, the stream fails with ErrTimeout.
 //
 // The receiver keeps out-of-order packets, NACKs gaps at once, and delays
 // in-order ACKs by min(RTT/10, AckDelay) or until AckEvery packets. Above

@@ -79,6 +79,7 @@ type sender struct {
 	cwnd, ssthresh float64
 	maxWindow      float64
 	maxResends     int
+	minGiveUp      time.Duration
 	// A loss episode: the window is cut once, then not again until
 	// everything sent before the cut is acknowledged.
 	recovering   bool
@@ -99,6 +100,7 @@ func newSender(c *Config) sender {
 		ssthresh:   float64(c.MaxWindow),
 		maxWindow:  float64(c.MaxWindow),
 		maxResends: c.MaxResends,
+		minGiveUp:  c.MinGiveUp,
 		rto:        newRTOEstimator(c.InitialRTO, c.MinRTO, c.MaxRTO),
 	}
 }
@@ -285,8 +287,8 @@ func (s *sender) onAck(now time.Time, ackThrough uint32, nacks []uint32) int {
 // onRTO handles the retransmission timer. Packets not sent for a whole RTO
 // are presumed lost, the window collapses to one packet with ssthresh at
 // half the flight (RFC 5681 §3.1) and the RTO doubles. It reports false
-// when a packet has already been retransmitted MaxResends times: the peer
-// is gone. While the peer chokes us the lone probe packet is retried
+// when a packet has already been retransmitted MaxResends times and has
+// waited MinGiveUp: the peer is gone. While the peer chokes us the lone probe packet is retried
 // without limit and without touching the window.
 func (s *sender) onRTO(now time.Time) bool {
 	if len(s.unacked) == 0 {
@@ -298,7 +300,7 @@ func (s *sender) onRTO(now time.Time) bool {
 		if i > 0 && now.Sub(op.lastSent) < s.rto.rto {
 			continue
 		}
-		if !s.choked && op.sends > s.maxResends {
+		if !s.choked && op.sends > s.maxResends && now.Sub(op.firstSent) >= s.minGiveUp {
 			return false
 		}
 		s.setLost(op, true)
