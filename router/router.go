@@ -191,6 +191,9 @@ type Router struct {
 	// a send may wait for a dial, which must not stall a session's reader.
 	tunnelIn chan i2np.Message
 	dropped  atomic.Uint64 // tunnel messages dropped because tunnelIn was full
+	// lost queues peers whose last session the peer ended, for
+	// probeLost.
+	lost chan data.Hash
 
 	mu      sync.Mutex
 	ri      data.RouterInfo
@@ -297,7 +300,13 @@ func New(cfg Config) (*Router, error) {
 		Handler:      r.handle,
 		OnRouterInfo: func(ri data.RouterInfo) { r.db.AddRouterInfo(ri) },
 		OnPeerFailed: func(h data.Hash, _ error) { r.peerFailed(h) },
-		Now:          cfg.Clock,
+		OnSessionLost: func(h data.Hash) {
+			select {
+			case r.lost <- h:
+			default: // probes are a shortcut; tunnel tests catch the rest
+			}
+		},
+		Now: cfg.Clock,
 	})
 	if err != nil {
 		return fail(err)
@@ -336,6 +345,7 @@ func New(cfg Config) (*Router, error) {
 		return fail(err)
 	}
 	r.tunnelIn = make(chan i2np.Message, tunnelQueue)
+	r.lost = make(chan data.Hash, 64)
 	r.lastSession = map[data.Hash]time.Time{}
 	r.profiles = pool.NewProfiles(pool.ProfileConfig{})
 	if ec := cfg.Exploratory; !ec.Off {
@@ -740,6 +750,7 @@ func (r *Router) Run(ctx context.Context) error {
 		wg.Go(func() { r.tunnelWorker(ctx) })
 	}
 	wg.Go(func() { every(ctx, expireEvery, func(time.Time) { r.node.Expire() }) })
+	wg.Go(func() { r.probeLost(ctx) })
 	// Keep at least minPeers sessions open.
 	wg.Go(func() { every(ctx, peersEvery, func(time.Time) { r.connectPeers(ctx) }) })
 	if r.explore != nil {
@@ -916,6 +927,50 @@ func (r *Router) peerFailed(h data.Hash) {
 	for _, p := range ps {
 		p.PeerDown(h)
 	}
+}
+
+// probeDialTimeout bounds the dial of probeLost: a live router answers in
+// a round trip, a killed one refuses at once.
+const probeDialTimeout = 10 * time.Second
+
+// probeLost dials again each peer whose session the peer ended while it
+// is a hop of one of our tunnels. A router that was killed or crashed
+// closes its sessions first; our tunnels through it are dead from that
+// moment, yet nothing else tells for up to a minute (the next tunnel
+// test), and meanwhile our LeaseSet sends the remote streams into them.
+// The dial fails at once when the router is gone, and that failure drops
+// the tunnels (peerFailed, pool.PeerDown). A router that only closed an
+// idle session gets a new one.
+func (r *Router) probeLost(ctx context.Context) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case h := <-r.lost:
+			if !r.tunnelsUse(h) {
+				continue
+			}
+			wg.Go(func() {
+				dctx, cancel := context.WithTimeout(ctx, probeDialTimeout)
+				defer cancel()
+				err := r.tr.Connect(dctx, h)
+				r.log.Debug("router: probed a tunnel hop whose session ended", "peer", h.Short(), "err", err)
+			})
+		}
+	}
+}
+
+// tunnelsUse reports whether h is a hop of a tunnel of any of our pools.
+func (r *Router) tunnelsUse(h data.Hash) bool {
+	if r.explore != nil && r.explore.HasHop(h) {
+		return true
+	}
+	r.poolsMu.Lock()
+	ps := slices.Clone(r.pools)
+	r.poolsMu.Unlock()
+	return slices.ContainsFunc(ps, func(p *pool.Pool) bool { return p.HasHop(h) })
 }
 
 // Exploratory is the exploratory tunnel pool (nil when turned off).

@@ -72,6 +72,10 @@ type Config struct {
 	// failed on a protocol error; it runs on the owner goroutine and must
 	// not block or call back into the Manager.
 	OnPeerFailed func(peer data.Hash, err error)
+	// OnSessionLost is told when the last session with a peer ended and
+	// we did not end it (the peer closed it, or the connection broke):
+	// the peer may be gone. Same rules as OnPeerFailed.
+	OnSessionLost func(peer data.Hash)
 	// MaxSessions, DialTimeout, BanDuration, MaxBanDuration: see the
 	// Default constants.
 	MaxSessions    int
@@ -468,8 +472,12 @@ func (m *Manager) removeSession(st *state, s *ntcp2.Session) {
 	// A session we ended because the peer broke the protocol counts as a
 	// failure (i2pd drops such peers as well); a normal end does not.
 	var te *ntcp2.TerminationError
-	if errors.As(s.Err(), &te) && !te.Remote && te.Err != nil {
+	ours := errors.As(s.Err(), &te) && !te.Remote
+	if ours && te.Err != nil {
 		m.failed(st, h, p, s.Err())
+	}
+	if !ours && len(p.sessions) == 0 && m.cfg.OnSessionLost != nil {
+		m.cfg.OnSessionLost(h)
 	}
 }
 
