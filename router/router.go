@@ -938,9 +938,11 @@ const probeDialTimeout = 10 * time.Second
 // closes its sessions first; our tunnels through it are dead from that
 // moment, yet nothing else tells for up to a minute (the next tunnel
 // test), and meanwhile our LeaseSet sends the remote streams into them.
-// The dial fails at once when the router is gone, and that failure drops
-// the tunnels (peerFailed, pool.PeerDown). A router that only closed an
-// idle session gets a new one.
+// The dial fails at once when the router is gone: a router that ended
+// its session and now refuses us is down, and every tunnel through it is
+// dropped (pool.PeerGone), the far hops too, whose leases would otherwise
+// stay in our LeaseSet. A router that only closed an idle session gets a
+// new one.
 func (r *Router) probeLost(ctx context.Context) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -957,8 +959,24 @@ func (r *Router) probeLost(ctx context.Context) {
 				defer cancel()
 				err := r.tr.Connect(dctx, h)
 				r.log.Debug("router: probed a tunnel hop whose session ended", "peer", h.Short(), "err", err)
+				if err != nil && ctx.Err() == nil {
+					r.hopGone(h)
+				}
 			})
 		}
+	}
+}
+
+// hopGone drops every tunnel through h (pool.PeerGone).
+func (r *Router) hopGone(h data.Hash) {
+	if r.explore != nil {
+		r.explore.PeerGone(h)
+	}
+	r.poolsMu.Lock()
+	ps := slices.Clone(r.pools)
+	r.poolsMu.Unlock()
+	for _, p := range ps {
+		p.PeerGone(h)
 	}
 }
 

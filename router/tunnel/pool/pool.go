@@ -152,7 +152,7 @@ type Pool struct {
 
 	events chan buildEvent // build goroutines → loop
 	wakeCh chan struct{}   // test verdicts → loop
-	down   chan data.Hash  // PeerDown → loop
+	down   chan peerReport // PeerDown, PeerGone → loop
 	ready  chan struct{}   // closed once by the loop
 	done   chan struct{}   // closed when Run returns
 
@@ -180,7 +180,7 @@ func New(cfg Config) (*Pool, error) {
 		rng:      rng,
 		events:   make(chan buildEvent, 2*2*cfg.MaxPendingBuilds), // two events per build, two directions
 		wakeCh:   make(chan struct{}, 1),
-		down:     make(chan data.Hash, 16),
+		down:     make(chan peerReport, 16),
 		ready:    make(chan struct{}),
 		done:     make(chan struct{}),
 		tests:    map[uint32]*probe{},
@@ -251,8 +251,8 @@ func (p *Pool) Run(ctx context.Context) error {
 			p.maintain(ctx, st)
 		case <-p.wakeCh:
 			p.maintain(ctx, st)
-		case h := <-p.down:
-			p.onPeerDown(st, h)
+		case rep := <-p.down:
+			p.onPeerDown(st, rep)
 			p.maintain(ctx, st)
 		case <-t.C:
 			p.maintain(ctx, st)
@@ -268,14 +268,29 @@ func (p *Pool) Run(ctx context.Context) error {
 // tunnel with h further along gets a strike, as a failed test would give.
 // Safe from any goroutine; it never blocks (when many reports queue up,
 // the tunnel tests still notice).
-func (p *Pool) PeerDown(h data.Hash) {
+func (p *Pool) PeerDown(h data.Hash) { p.report(peerReport{h: h}) }
+
+// PeerGone tells the pool that router h is down: it closed its session
+// with us and now refuses connections (a killed or restarting router).
+// Every tunnel through it is dropped at once, wherever h is in it; the
+// hops around it would learn that only by losing what they forward.
+func (p *Pool) PeerGone(h data.Hash) { p.report(peerReport{h: h, gone: true}) }
+
+// peerReport is a PeerDown or PeerGone for the loop.
+type peerReport struct {
+	h    data.Hash
+	gone bool
+}
+
+func (p *Pool) report(rep peerReport) {
 	select {
-	case p.down <- h:
+	case p.down <- rep:
 	default:
 	}
 }
 
-func (p *Pool) onPeerDown(st *runState, h data.Hash) {
+func (p *Pool) onPeerDown(st *runState, rep peerReport) {
+	h := rep.h
 	for _, d := range directions {
 		for _, e := range slices.Clone(st.tunnels[d]) {
 			if (e.state != tunnelLive && e.state != tunnelSuspect) || !hasHash(e.hops, h) {
@@ -285,14 +300,18 @@ func (p *Pool) onPeerDown(st *runState, h data.Hash) {
 			if d == dirIn {
 				next = e.hops[len(e.hops)-1].Hash // an inbound tunnel's last hop
 			}
-			if next != h {
+			if next != h && !rep.gone {
 				p.strike(st, e)
 				continue
 			}
 			e.state = tunnelGone
 			st.stats.Dropped++
 			st.sweep(e.dir)
-			p.log.Info("tunnel dropped: its next hop is unreachable", "dir", e.dir, "tunnel", e.id(), "hops", hopList(e.hops))
+			if rep.gone {
+				p.log.Info("tunnel dropped: a hop is down", "dir", e.dir, "tunnel", e.id(), "hops", hopList(e.hops), "down", h.Short())
+			} else {
+				p.log.Info("tunnel dropped: its next hop is unreachable", "dir", e.dir, "tunnel", e.id(), "hops", hopList(e.hops))
+			}
 		}
 	}
 }

@@ -594,3 +594,71 @@ func checkPickFor(t *testing.T, p *Pool, outs []*tunnel.OutboundTunnel) {
 		t.Fatalf("200 flows used %d of %d tunnels: %v", len(used), len(outs), used)
 	}
 }
+
+// PeerDown drops the tunnels whose hop next to us is the peer and only
+// strikes those with it further along; PeerGone (the router is down)
+// drops every tunnel through it.
+func TestPoolPeerDownAndPeerGone(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		net := newSimNet(t, 41, 12, simOptions{})
+		in, out := dirs(2, 0, 3)
+		p := startPool(t, net.order[0], Config{Peers: PeersFunc(func() []Candidate { return net.candidates() }), Inbound: in, Outbound: out})
+		waitFor(t, time.Minute, "three tunnels each way", func() bool {
+			st := p.Stats()
+			return st.Inbound == 3 && st.Outbound == 3
+		})
+		// An inbound gateway is a hop away from us.
+		far := p.Inbound()[0].Hops()[0].Hash
+		next, further := map[i2np.TunnelID]bool{}, map[i2np.TunnelID]bool{}
+		for _, ib := range p.Inbound() {
+			hs := ib.Hops()
+			if hs[len(hs)-1].Hash == far {
+				next[ib.ID()] = true
+			} else if hasHop(hs, far) {
+				further[ib.ID()] = true
+			}
+		}
+		for _, ob := range p.Outbound() {
+			hs := ob.Hops()
+			if hs[0].Hash == far {
+				next[ob.ID()] = true
+			} else if hasHop(hs, far) {
+				further[ob.ID()] = true
+			}
+		}
+		if len(further) == 0 || !p.HasHop(far) {
+			t.Fatalf("no tunnel with %s further along", far.Short())
+		}
+		live := func() map[i2np.TunnelID]bool {
+			m := map[i2np.TunnelID]bool{}
+			for _, ib := range p.Inbound() {
+				m[ib.ID()] = true
+			}
+			for _, ob := range p.Outbound() {
+				m[ob.ID()] = true
+			}
+			return m
+		}
+		p.PeerDown(far)
+		synctest.Wait()
+		now := live()
+		for id := range next {
+			if now[id] {
+				t.Errorf("PeerDown kept tunnel %d, whose next hop is the peer", id)
+			}
+		}
+		for id := range further {
+			if !now[id] {
+				t.Errorf("PeerDown dropped tunnel %d, where the peer is further along", id)
+			}
+		}
+		p.PeerGone(far)
+		synctest.Wait()
+		now = live()
+		for id := range further {
+			if now[id] {
+				t.Errorf("PeerGone kept tunnel %d through the peer", id)
+			}
+		}
+	})
+}
