@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -31,6 +32,7 @@ type node struct {
 	got    []received
 	gotRIs []data.Hash
 	failed []data.Hash
+	lost   []data.Hash
 	recv   chan received
 }
 
@@ -121,6 +123,11 @@ func startNode(t *testing.T, mem *netx.Mem, b *book, addr string, o nodeOpts) *n
 		OnPeerFailed: func(h data.Hash, err error) {
 			n.mu.Lock()
 			n.failed = append(n.failed, h)
+			n.mu.Unlock()
+		},
+		OnSessionLost: func(h data.Hash) {
+			n.mu.Lock()
+			n.lost = append(n.lost, h)
 			n.mu.Unlock()
 		},
 	}
@@ -295,6 +302,36 @@ func TestFailedPeerIsBannedWithBackoff(t *testing.T) {
 		time.Sleep(2*time.Minute - time.Since(second) + time.Second)
 		if err := a.m.Send(ctx, dead.hash(), testMessage(5, "x")); errors.Is(err, ErrBanned) {
 			t.Fatalf("Send after the second ban: %v", err)
+		}
+	})
+}
+
+// TestSessionLostOnlyWhenThePeerEndsIt: OnSessionLost names a peer whose
+// last session it ended (here by stopping), never one whose session we
+// closed ourselves.
+func TestSessionLostOnlyWhenThePeerEndsIt(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mem, b := netx.NewMem(), newBook()
+		a := startNode(t, mem, b, "198.19.1.1:1000", nodeOpts{})
+		bn := startNode(t, mem, b, "198.19.1.2:1000", nodeOpts{})
+		cn := startNode(t, mem, b, "198.19.1.3:1000", nodeOpts{})
+		ctx := context.Background()
+		for i, p := range []*node{bn, cn} {
+			if err := a.m.Send(ctx, p.hash(), testMessage(uint32(i+1), "x")); err != nil {
+				t.Fatal(err)
+			}
+			p.waitMessage(t, uint32(i+1))
+		}
+		if err := a.m.Ban(ctx, cn.hash(), time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		bn.stop()
+		synctest.Wait()
+		a.mu.Lock()
+		lost := slices.Clone(a.lost)
+		a.mu.Unlock()
+		if !slices.Equal(lost, []data.Hash{bn.hash()}) {
+			t.Fatalf("OnSessionLost reported %v, want only b %v", lost, bn.hash())
 		}
 	})
 }
