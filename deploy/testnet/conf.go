@@ -98,6 +98,11 @@ func i2pdConf(s routerSpec) string {
 		w("address = %s\nport = %s", host, port)
 		w("inbound.length = 1\noutbound.length = 1\ninbound.quantity = 2\noutbound.quantity = 2")
 		w("addresshelper = false")
+		// A reload (SIGHUP, which adding a tunnel needs) recreates the
+		// HTTP proxy (ClientContext::ReloadConfig); without a keys file
+		// it comes back with new transient keys, and every eepsite sees
+		// another caller than before.
+		w("keys = httpproxy-keys.dat")
 	}
 	w("")
 	w("[socksproxy]\nenabled = false\n")

@@ -27,7 +27,7 @@ func TestI2pdConfFollowsTestnetFacts(t *testing.T) {
 		"[ntcp2]\nenabled = true\npublished = true\nport = 12343",
 		"[ssu2]\nenabled = false",
 		"[http]\nenabled = true\naddress = 127.0.0.1\nport = 7073",
-		"[httpproxy]\nenabled = true\naddress = 127.0.0.1\nport = 4444",
+		"[httpproxy]\nenabled = true\naddress = 127.0.0.1\nport = 4444", "keys = httpproxy-keys.dat",
 		"[sam]\nenabled = true\naddress = 127.0.0.1\nport = 7658",
 		"[socksproxy]\nenabled = false", "[bob]\nenabled = false", "[i2cp]\nenabled = false",
 		"[i2pcontrol]\nenabled = false", "[upnp]\nenabled = false",
