@@ -48,6 +48,10 @@ var embedded struct {
 	b       *bridgeProc
 	hash    data.Hash
 	started time.Time
+	// logFrom is where each i2pd router's log stood when our router
+	// started (by router number): what came before is not ours to answer
+	// for (TestEmbeddedRouterSoak).
+	logFrom map[int]int64
 }
 
 // routerStatus is the router object of `i2pbridge status -json`
@@ -193,12 +197,18 @@ func TestEmbeddedRouterJoinsNetwork(t *testing.T) {
 `, ourRouterIP, ourRouterPort, ourSAM, ourSAMUDP)); err != nil {
 		t.Fatal(err)
 	}
+	logFrom := map[int]int64{}
+	for k := 1; k <= testnet.NumRouters; k++ {
+		if fi, err := os.Stat(n.Router(k).LogPath()); err == nil {
+			logFrom[k] = fi.Size()
+		}
+	}
 	start := time.Now()
 	if err := b.start(); err != nil {
 		t.Fatal(err)
 	}
 	embedded.mu.Lock()
-	embedded.b, embedded.started = b, start
+	embedded.b, embedded.started, embedded.logFrom = b, start, logFrom
 	embedded.mu.Unlock()
 
 	// Who we are: the router.info the router wrote.

@@ -74,11 +74,23 @@ func TestEmbeddedRouterSoak(t *testing.T) {
 	if st.ClockSkew != 0 {
 		t.Errorf("%d handshakes refused for clock skew on one machine", st.ClockSkew)
 	}
+	embedded.mu.Lock()
+	logFrom := embedded.logFrom
+	embedded.mu.Unlock()
 	for k := 1; k <= testnet.NumRouters; k++ {
 		raw, err := os.ReadFile(n.Router(k).LogPath())
 		if err != nil {
 			t.Error(err)
 			continue
+		}
+		// Only what i2pd logged once our router ran. Before it the i2pd
+		// routers start among themselves, and 2.45.1 can send a RouterInfo
+		// of its own torn by its own re-signing (it rewrites the buffer
+		// while a transport sends it; fixed in i2pd 2.53.0, commit
+		// acbd3f89): one run logged "RouterInfo: Signature verification
+		// failed" 6 s before our router started.
+		if off := logFrom[k]; off <= int64(len(raw)) {
+			raw = raw[off:]
 		}
 		var bad []string
 		for _, l := range strings.Split(string(raw), "\n") {
