@@ -918,15 +918,20 @@ func (r *Router) peerFailed(h data.Hash) {
 	r.db.PeerFailed(h)
 	// As a build it did not answer: selection weighs it down at once.
 	r.profiles.Record(time.Now(), pool.BuildTimedOut, h)
-	if r.explore != nil {
-		r.explore.PeerDown(h)
+	for _, p := range r.allPools() {
+		p.PeerDown(h)
 	}
+}
+
+// allPools returns the exploratory pool (when on) and every client pool.
+func (r *Router) allPools() []*pool.Pool {
 	r.poolsMu.Lock()
 	ps := slices.Clone(r.pools)
 	r.poolsMu.Unlock()
-	for _, p := range ps {
-		p.PeerDown(h)
+	if r.explore != nil {
+		ps = append(ps, r.explore)
 	}
+	return ps
 }
 
 // probeDialTimeout bounds the dial of probeLost: a live router answers in
@@ -969,26 +974,14 @@ func (r *Router) probeLost(ctx context.Context) {
 
 // hopGone drops every tunnel through h (pool.PeerGone).
 func (r *Router) hopGone(h data.Hash) {
-	if r.explore != nil {
-		r.explore.PeerGone(h)
-	}
-	r.poolsMu.Lock()
-	ps := slices.Clone(r.pools)
-	r.poolsMu.Unlock()
-	for _, p := range ps {
+	for _, p := range r.allPools() {
 		p.PeerGone(h)
 	}
 }
 
 // tunnelsUse reports whether h is a hop of a tunnel of any of our pools.
 func (r *Router) tunnelsUse(h data.Hash) bool {
-	if r.explore != nil && r.explore.HasHop(h) {
-		return true
-	}
-	r.poolsMu.Lock()
-	ps := slices.Clone(r.pools)
-	r.poolsMu.Unlock()
-	return slices.ContainsFunc(ps, func(p *pool.Pool) bool { return p.HasHop(h) })
+	return slices.ContainsFunc(r.allPools(), func(p *pool.Pool) bool { return p.HasHop(h) })
 }
 
 // Exploratory is the exploratory tunnel pool (nil when turned off).
