@@ -463,6 +463,16 @@ func (p *Pool) Outbound() []*tunnel.OutboundTunnel {
 // pickView chooses at random among vs, preferring tunnels whose last test
 // did not fail.
 func (p *Pool) pickView(vs []view) (view, bool) {
+	good := passing(vs)
+	if len(good) == 0 {
+		return view{}, false
+	}
+	return good[p.rng.IntN(len(good))], true
+}
+
+// passing returns the views whose last test did not fail, or all of them
+// when every one did.
+func passing(vs []view) []view {
 	var good []view
 	for _, v := range vs {
 		if v.state != tunnelSuspect {
@@ -470,12 +480,9 @@ func (p *Pool) pickView(vs []view) (view, bool) {
 		}
 	}
 	if len(good) == 0 {
-		good = vs
+		return vs
 	}
-	if len(good) == 0 {
-		return view{}, false
-	}
-	return good[p.rng.IntN(len(good))], true
+	return good
 }
 
 // PickInbound returns one of the live inbound tunnels at random
@@ -515,14 +522,9 @@ func (p *Pool) HasHop(h data.Hash) bool {
 // not fail.
 func (p *Pool) PickOutbound() (*tunnel.OutboundTunnel, error) { return p.PickOutboundFor(0, 0) }
 
-// PickOutboundAvoiding is PickOutbound leaving out the tunnel avoid while
-// another exists: a caller moving messages away from a tunnel that failed
-// them (zero avoids nothing).
-func (p *Pool) PickOutboundAvoiding(avoid i2np.TunnelID) (*tunnel.OutboundTunnel, error) {
-	return p.PickOutboundFor(0, avoid)
-}
-
-// PickOutboundFor is PickOutboundAvoiding for the messages of one flow (a
+// PickOutboundFor is PickOutbound leaving out the tunnel avoid while
+// another exists (a caller moving messages away from a tunnel that failed
+// them; zero avoids nothing), for the messages of one flow (a
 // stream): every message of a nonzero flow takes the same tunnel while
 // the tunnel set allows, chosen by rendezvous hashing of the flow and the
 // tunnel IDs, so that
@@ -566,14 +568,9 @@ func pickFlow(vs []view, flow uint64) (view, bool) {
 	best, found := view{}, false
 	var top uint64
 	key := mix64(flow)
-	for pass := 0; pass < 2 && !found; pass++ {
-		for _, v := range vs {
-			if pass == 0 && v.state == tunnelSuspect {
-				continue
-			}
-			if sc := mix64(key + uint64(v.out.ID())); !found || sc > top {
-				best, top, found = v, sc, true
-			}
+	for _, v := range passing(vs) {
+		if sc := mix64(key + uint64(v.out.ID())); !found || sc > top {
+			best, top, found = v, sc, true
 		}
 	}
 	return best, found

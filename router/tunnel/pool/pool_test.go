@@ -541,23 +541,23 @@ func TestHandleDeliveryStatusChecksTunnel(t *testing.T) {
 // stubNode is a Node for tests that never reach it.
 type stubNode struct{ Node }
 
-// checkPickFor: PickOutboundAvoiding steers clear of the avoided tunnel
+// checkPickFor: PickOutboundFor steers clear of the avoided tunnel
 // while another exists.
 func checkPickFor(t *testing.T, p *Pool, outs []*tunnel.OutboundTunnel) {
 	t.Helper()
 	for _, ob := range outs {
 		for range 10 {
-			got, err := p.PickOutboundAvoiding(ob.ID())
+			got, err := p.PickOutboundFor(0, ob.ID())
 			if err != nil {
 				t.Fatal(err)
 			}
 			if got.ID() == ob.ID() {
-				t.Fatalf("PickOutboundAvoiding(%d) chose it among %d tunnels", ob.ID(), len(outs))
+				t.Fatalf("PickOutboundFor(0, %d) chose it among %d tunnels", ob.ID(), len(outs))
 			}
 		}
 	}
-	if got, err := p.PickOutboundAvoiding(12345); err != nil || got == nil {
-		t.Fatalf("PickOutboundAvoiding an unknown tunnel: %v", err)
+	if got, err := p.PickOutboundFor(0, 12345); err != nil || got == nil {
+		t.Fatalf("PickOutboundFor avoiding an unknown tunnel: %v", err)
 	}
 	// A flow keeps its tunnel, flows spread over all tunnels, and avoiding
 	// a tunnel moves only the flows that were on it.
